@@ -1,0 +1,190 @@
+package buildcontext
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+
+	"github.com/moby/patternmatcher"
+	"golang.org/x/sync/errgroup"
+)
+
+// Checksum returns a digest ("sha256:<hex>") of what COPY would read for the
+// matched sources rels (see Match) minus the extra exclude patterns: every
+// path below them with its type, permission bits, link target and content.
+// Modification times and owners are left out, as BuildKit leaves them out of
+// its cache keys: touching a file without changing it does not invalidate
+// the cache.
+func (c *Context) Checksum(ctx context.Context, rels []string, exclude []string) (string, error) {
+	var ex *patternmatcher.PatternMatcher
+	if len(exclude) > 0 {
+		var err error
+		if ex, err = patternmatcher.New(exclude); err != nil {
+			return "", fmt.Errorf("--exclude: %w", err)
+		}
+	}
+	type item struct {
+		rel, abs, link string
+		mode           fs.FileMode
+		fi             fs.FileInfo
+		digest         string
+	}
+	var items []*item
+	for _, rel := range rels {
+		err := c.Walk(rel, ex, func(r string, d fs.DirEntry, abs string) error {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			it := &item{rel: r, abs: abs, mode: fi.Mode(), fi: fi}
+			if fi.Mode()&fs.ModeSymlink != 0 {
+				if it.link, err = os.Readlink(abs); err != nil {
+					return err
+				}
+			}
+			items = append(items, it)
+			return nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("checksumming %s: %w", rel, err)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, it := range items {
+		if !it.mode.IsRegular() {
+			continue
+		}
+		if d, ok := c.sums.lookup(it.rel, it.fi); ok {
+			it.digest = d
+			continue
+		}
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			d, err := c.sums.digest(it.abs)
+			if err != nil {
+				return fmt.Errorf("checksumming %s: %w", it.rel, err)
+			}
+			it.digest = d
+			c.sums.store(it.rel, it.fi, d)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, it := range items {
+		fmt.Fprintf(h, "%q %o %q %s\n", it.rel, uint32(it.mode.Type())|uint32(it.mode.Perm())|uint32(it.mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)), it.link, it.digest)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func fileDigest(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// sums remembers file digests by file identity (inode, size, mtime, ctime):
+// a file whose identity is unchanged is not read again.
+type sums struct {
+	state StateStore
+	once  sync.Once
+	mu    sync.Mutex
+	m     map[string]sumEntry
+	dirty bool
+}
+
+type sumEntry struct {
+	Ino    uint64 `json:"i"`
+	Size   int64  `json:"s"`
+	Mtime  int64  `json:"m"`
+	Ctime  int64  `json:"c"`
+	Digest string `json:"d"`
+}
+
+func newSums(st StateStore) *sums {
+	return &sums{state: st, m: map[string]sumEntry{}, digest: fileDigest}
+}
+
+func (s *sums) load() {
+	s.once.Do(func() {
+		if s.state == nil {
+			return
+		}
+		b, err := s.state.Load()
+		if err != nil || len(b) == 0 {
+			return
+		}
+		var m map[string]sumEntry
+		if json.Unmarshal(b, &m) == nil {
+			s.m = m
+		}
+	})
+}
+
+func identity(fi fs.FileInfo) sumEntry {
+	e := sumEntry{Size: fi.Size(), Mtime: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		e.Ino = st.Ino
+		e.Ctime = st.Ctim.Sec*1e9 + st.Ctim.Nsec
+	}
+	return e
+}
+
+func (s *sums) lookup(rel string, fi fs.FileInfo) (string, bool) {
+	s.load()
+	id := identity(fi)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[rel]
+	if !ok || e.Ino != id.Ino || e.Size != id.Size || e.Mtime != id.Mtime || e.Ctime != id.Ctime || id.Ctime == 0 {
+		return "", false
+	}
+	return e.Digest, true
+}
+
+func (s *sums) store(rel string, fi fs.FileInfo, digest string) {
+	s.load()
+	e := identity(fi)
+	e.Digest = digest
+	s.mu.Lock()
+	s.m[rel] = e
+	s.dirty = true
+	s.mu.Unlock()
+}
+
+func (s *sums) save() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == nil || !s.dirty {
+		return nil
+	}
+	b, err := json.Marshal(s.m)
+	if err != nil {
+		return err
+	}
+	if err := s.state.Save(b); err != nil {
+		return fmt.Errorf("saving build context checksums: %w", err)
+	}
+	s.dirty = false
+	return nil
+}

@@ -1,0 +1,236 @@
+// Package buildcontext is the build context of a Dockerfile build: a
+// directory filtered by .dockerignore, the wildcard rules of COPY sources,
+// and content checksums of what a step reads, kept between builds by file
+// identity so that an unchanged context costs only a walk of stat calls.
+package buildcontext
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
+)
+
+// Context is a build context directory.
+type Context struct {
+	root   string
+	ignore *patternmatcher.PatternMatcher
+	sums   *sums
+}
+
+// Options configure Open.
+type Options struct {
+	// Ignore are .dockerignore patterns (see LoadIgnore). Default none.
+	Ignore []string
+	// State keeps file checksums between builds. Default: none (every
+	// build reads every file it checksums).
+	State StateStore
+}
+
+// StateStore persists the checksum cache of one context directory.
+type StateStore interface {
+	Load() ([]byte, error)
+	Save([]byte) error
+}
+
+// Open opens the context directory root.
+func Open(root string, o Options) (*Context, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("opening build context %s: %w", root, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("opening build context: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("opening build context: %s is not a directory", root)
+	}
+	c := &Context{root: abs, sums: newSums(o.State)}
+	if len(o.Ignore) > 0 {
+		pm, err := patternmatcher.New(o.Ignore)
+		if err != nil {
+			return nil, fmt.Errorf("reading .dockerignore: %w", err)
+		}
+		c.ignore = pm
+	}
+	return c, nil
+}
+
+// LoadIgnore reads the ignore patterns that apply to a build of dockerfile
+// in contextDir, as BuildKit does: <dockerfile>.dockerignore next to the
+// Dockerfile wins over .dockerignore at the context's root.
+func LoadIgnore(contextDir, dockerfile string) ([]string, error) {
+	for _, p := range []string{dockerfile + ".dockerignore", filepath.Join(contextDir, ".dockerignore")} {
+		f, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		pats, err := ignorefile.ReadAll(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", p, err)
+		}
+		return pats, nil
+	}
+	return nil, nil
+}
+
+// Root returns the context's absolute directory.
+func (c *Context) Root() string { return c.root }
+
+// Excluded reports whether rel (slash-separated, relative to the root) is
+// hidden by .dockerignore.
+func (c *Context) Excluded(rel string) bool {
+	if c.ignore == nil || rel == "" || rel == "." {
+		return false
+	}
+	ok, err := c.ignore.MatchesOrParentMatches(rel)
+	return err == nil && ok
+}
+
+// canPrune reports whether an excluded directory can be skipped whole: only
+// when no "!" exception could bring something inside it back.
+func (c *Context) canPrune() bool {
+	return c.ignore == nil || !c.ignore.Exclusions()
+}
+
+// Save persists what the context learned (file checksums) for the next build.
+func (c *Context) Save() error { return c.sums.save() }
+
+// ErrNotFound is returned by Match when a source matches nothing.
+var ErrNotFound = errors.New("not found in the build context")
+
+// Match expands a COPY/ADD source pattern against the context: wildcards
+// (* ? [..]) match within one path component, as BuildKit does; a leading
+// "/" and "./" are the context root. It returns the matched paths relative
+// to the root, slash-separated and sorted ("." for the root itself), and
+// ErrNotFound when nothing matches.
+func (c *Context) Match(pattern string) ([]string, error) {
+	return Match(c.root, pattern, c.Excluded)
+}
+
+// Match expands pattern against the directory root as Context.Match does;
+// excluded, when not nil, hides paths.
+func Match(root, pattern string, excluded func(rel string) bool) ([]string, error) {
+	clean := path.Clean("/" + filepath.ToSlash(pattern))
+	if clean == "/" {
+		return []string{"."}, nil
+	}
+	parts := strings.Split(strings.TrimPrefix(clean, "/"), "/")
+	if !hasMeta(clean) {
+		rel := strings.Join(parts, "/")
+		if excluded != nil && excluded(rel) {
+			return nil, fmt.Errorf("%s: %w", pattern, ErrNotFound)
+		}
+		p, err := securejoin.SecureJoin(root, rel)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Lstat(p); err != nil {
+			return nil, fmt.Errorf("%s: %w", pattern, ErrNotFound)
+		}
+		return []string{rel}, nil
+	}
+	matches := []string{""}
+	for _, part := range parts {
+		var next []string
+		for _, m := range matches {
+			if !hasMeta(part) {
+				next = append(next, path.Join(m, part))
+				continue
+			}
+			dir, err := securejoin.SecureJoin(root, m)
+			if err != nil {
+				return nil, err
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				continue
+			}
+			for _, e := range entries {
+				ok, err := path.Match(part, e.Name())
+				if err != nil {
+					return nil, fmt.Errorf("source %q: %w", pattern, err)
+				}
+				if ok {
+					next = append(next, path.Join(m, e.Name()))
+				}
+			}
+		}
+		matches = next
+	}
+	var out []string
+	for _, m := range matches {
+		if excluded != nil && excluded(m) {
+			continue
+		}
+		p, err := securejoin.SecureJoin(root, m)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Lstat(p); err == nil {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: %w", pattern, ErrNotFound)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
+
+// Walk calls fn for rel (relative to the root) and everything below it that
+// .dockerignore and the extra exclude patterns let through, in lexical order,
+// parents before children. Symlinks are reported, not followed.
+func (c *Context) Walk(rel string, exclude *patternmatcher.PatternMatcher, fn func(rel string, d fs.DirEntry, abs string) error) error {
+	return walk(c.root, rel, func(r string) bool {
+		if c.Excluded(r) {
+			return true
+		}
+		if exclude != nil {
+			ok, _ := exclude.MatchesOrParentMatches(r)
+			return ok
+		}
+		return false
+	}, c.canPrune() && (exclude == nil || !exclude.Exclusions()), fn)
+}
+
+// Walk walks root/rel as Context.Walk does, hiding what excluded says.
+// When prune is true an excluded directory is skipped whole.
+func walk(root, rel string, excluded func(string) bool, prune bool, fn func(rel string, d fs.DirEntry, abs string) error) error {
+	start, err := securejoin.SecureJoin(root, rel)
+	if err != nil {
+		return err
+	}
+	return filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		r, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		r = filepath.ToSlash(r)
+		if r != "." && r != rel && excluded(r) {
+			if d.IsDir() && prune {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		return fn(r, d, p)
+	})
+}

@@ -1,0 +1,171 @@
+package buildcontext
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func TestMatch(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		"a.go": "", "b.go": "", "c.txt": "", "sub/d.go": "", "sub/e.txt": "", "secret.key": "", "build/out": "",
+	})
+	c, err := Open(root, Options{Ignore: []string{"*.key", "build"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		pattern string
+		want    []string
+		err     error
+	}{
+		{".", []string{"."}, nil},
+		{"/", []string{"."}, nil},
+		{"./a.go", []string{"a.go"}, nil},
+		{"*.go", []string{"a.go", "b.go"}, nil},
+		{"/sub/*.go", []string{"sub/d.go"}, nil},
+		{"*/*.txt", []string{"sub/e.txt"}, nil},
+		{"?.go", []string{"a.go", "b.go"}, nil},
+		{"[ab].go", []string{"a.go", "b.go"}, nil},
+		{"secret.key", nil, ErrNotFound},
+		{"*.key", nil, ErrNotFound},
+		{"build/out", nil, ErrNotFound},
+		{"missing", nil, ErrNotFound},
+		{"*.none", nil, ErrNotFound},
+		{"../../etc/passwd", nil, ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.pattern, func(t *testing.T) {
+			got, err := c.Match(tt.pattern)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("Match(%q) error = %v, want %v", tt.pattern, err, tt.err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Match(%q) = %q, want %q", tt.pattern, got, tt.want)
+			}
+		})
+	}
+}
+
+type memState struct{ b []byte }
+
+func (m *memState) Load() ([]byte, error) { return m.b, nil }
+func (m *memState) Save(b []byte) error   { m.b = append([]byte(nil), b...); return nil }
+
+func TestChecksum(t *testing.T) {
+	ctx := context.Background()
+	root := writeTree(t, map[string]string{"a": "1", "dir/b": "2", "dir/c": "3", "ignored": "x"})
+	open := func(st StateStore) *Context {
+		c, err := Open(root, Options{Ignore: []string{"ignored"}, State: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	sum := func(c *Context, rels ...string) string {
+		s, err := c.Checksum(ctx, rels, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	base := sum(open(nil), ".")
+
+	// An ignored file does not count.
+	os.WriteFile(filepath.Join(root, "ignored"), []byte("changed"), 0o644)
+	if got := sum(open(nil), "."); got != base {
+		t.Error("changing an ignored file changed the checksum")
+	}
+	// A touched but unchanged file does not count.
+	future := time.Now().Add(time.Hour)
+	os.Chtimes(filepath.Join(root, "a"), future, future)
+	if got := sum(open(nil), "."); got != base {
+		t.Error("touching a file changed the checksum")
+	}
+	// Content, mode and names do.
+	os.WriteFile(filepath.Join(root, "dir/b"), []byte("22"), 0o644)
+	changed := sum(open(nil), ".")
+	if changed == base {
+		t.Error("changing content did not change the checksum")
+	}
+	os.Chmod(filepath.Join(root, "dir/b"), 0o755)
+	if got := sum(open(nil), "."); got == changed {
+		t.Error("changing the mode did not change the checksum")
+	}
+	// A source outside the changed file keeps its checksum.
+	a1 := sum(open(nil), "a")
+	os.WriteFile(filepath.Join(root, "dir/c"), []byte("33"), 0o644)
+	if a2 := sum(open(nil), "a"); a1 != a2 {
+		t.Error("changing dir/c changed the checksum of a")
+	}
+	// Extra excludes.
+	c := open(nil)
+	withB, _ := c.Checksum(ctx, []string{"dir"}, nil)
+	withoutB, _ := c.Checksum(ctx, []string{"dir"}, []string{"dir/b"})
+	if withB == withoutB {
+		t.Error("--exclude did not change the checksum")
+	}
+}
+
+func TestChecksumStateReused(t *testing.T) {
+	ctx := context.Background()
+	root := writeTree(t, map[string]string{"f": "content"})
+	st := &memState{}
+	c, _ := Open(root, Options{State: st})
+	first, err := c.Checksum(ctx, []string{"f"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.b) == 0 {
+		t.Fatal("nothing saved")
+	}
+	c2, _ := Open(root, Options{State: st})
+	reads := 0
+	c2.sums.digest = func(p string) (string, error) { reads++; return fileDigest(p) }
+	second, err := c2.Checksum(ctx, []string{"f"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reads != 0 || first != second {
+		t.Errorf("second build read %d files (want 0); checksums equal: %v", reads, first == second)
+	}
+	// A rewritten file is read again.
+	os.WriteFile(filepath.Join(root, "f"), []byte("other"), 0o644)
+	if third, _ := c2.Checksum(ctx, []string{"f"}, nil); reads != 1 || third == first {
+		t.Errorf("after a change: %d reads, checksum changed: %v", reads, third != first)
+	}
+}
+
+func TestLoadIgnore(t *testing.T) {
+	root := writeTree(t, map[string]string{".dockerignore": "a\n# comment\nb\n", "Dockerfile.special.dockerignore": "c\n"})
+	got, err := LoadIgnore(root, filepath.Join(root, "Dockerfile"))
+	if err != nil || !reflect.DeepEqual(got, []string{"a", "b"}) {
+		t.Errorf("LoadIgnore = %q, %v", got, err)
+	}
+	got, err = LoadIgnore(root, filepath.Join(root, "Dockerfile.special"))
+	if err != nil || !reflect.DeepEqual(got, []string{"c"}) {
+		t.Errorf("LoadIgnore(special) = %q, %v", got, err)
+	}
+}
