@@ -111,6 +111,8 @@ type sums struct {
 	mu    sync.Mutex
 	m     map[string]sumEntry
 	dirty bool
+	// digest reads a file's digest; a test seam.
+	digest func(path string) (string, error)
 }
 
 type sumEntry struct {
