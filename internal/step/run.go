@@ -1,0 +1,109 @@
+package step
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/whittle-build/whittle/internal/passwd"
+	"github.com/whittle-build/whittle/internal/plan"
+)
+
+// Sandbox runs a process in an isolated root filesystem.
+type Sandbox interface {
+	Run(ctx context.Context, p *Process) error
+}
+
+// Process is what a Sandbox runs.
+type Process struct {
+	Rootfs   string
+	Args     []string
+	Env      []string
+	Cwd      string
+	UID, GID uint32
+	Groups   []uint32
+	// Network is "host" or "none".
+	Network string
+	// Mounts are extra mounts (RUN --mount), in order.
+	Mounts []Mount
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// Mount is a bind or tmpfs mount into the process's root filesystem.
+type Mount struct {
+	// Type is "bind" or "tmpfs".
+	Type string
+	// Source is the host path of a bind mount.
+	Source string
+	// Target is the absolute path inside the root filesystem.
+	Target   string
+	ReadOnly bool
+	// Options are extra mount options ("size=...", "mode=...").
+	Options []string
+}
+
+// ExitError is a process that ran and failed.
+type ExitError struct {
+	Code int
+}
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit code: %d", e.Code) }
+
+// RunOptions tune Run.
+type RunOptions struct {
+	// Network is used when the instruction does not say: "host" (default) or "none".
+	Network string
+	// Mounts are the instruction's mounts, prepared by the caller.
+	Mounts []Mount
+	Stdin  io.Reader
+	Output io.Writer
+}
+
+// Run runs r in rootfs through sb. A process that exits non-zero gives an
+// error that says what ran and with which code, as BuildKit's does, and
+// wraps an *ExitError.
+func Run(ctx context.Context, rootfs string, r *plan.Run, sb Sandbox, o RunOptions) error {
+	ids, err := passwd.Lookup(rootfs, r.User)
+	if err != nil {
+		return fmt.Errorf("USER %s: %w", r.User, err)
+	}
+	network := o.Network
+	if r.Network != "" && r.Network != "default" {
+		network = r.Network
+	}
+	if network == "" {
+		network = "host"
+	}
+	cwd := r.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	// The working directory exists before the process starts, as with
+	// BuildKit (owned by root when RUN has to create it).
+	cp := &copier{rootfs: rootfs}
+	if _, err := cp.mkdirAll(cwd); err != nil {
+		return fmt.Errorf("creating working directory %s: %w", cwd, err)
+	}
+	out := o.Output
+	if out == nil {
+		out = io.Discard
+	}
+	p := &Process{
+		Rootfs: rootfs, Args: r.Args, Env: r.Env, Cwd: cwd,
+		UID: ids.UID, GID: ids.GID, Groups: ids.Groups,
+		Network: network, Mounts: o.Mounts,
+		Stdin: o.Stdin, Stdout: out, Stderr: out,
+	}
+	if err := sb.Run(ctx, p); err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) {
+			return fmt.Errorf("process %q did not complete successfully: %w", strings.Join(r.Args, " "), err)
+		}
+		return fmt.Errorf("running %q: %w", strings.Join(r.Args, " "), err)
+	}
+	return nil
+}

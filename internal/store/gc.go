@@ -1,0 +1,219 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+)
+
+// PruneOptions says what Prune may remove besides unreferenced data.
+type PruneOptions struct {
+	// Cache also drops the build cache (step records and cache mounts), so
+	// the layers only it kept alive go too. Default false.
+	Cache bool
+}
+
+// PruneReport says what Prune removed.
+type PruneReport struct {
+	Blobs, Snapshots, CacheRecords int
+	// Bytes is the disk space freed (file sizes).
+	Bytes int64
+}
+
+// Prune removes blobs and snapshots that no named image and no cache record
+// needs, and leftovers of dead processes. It waits for running builds on the
+// store to finish and blocks new ones while it runs.
+func (s *Store) Prune(ctx context.Context, opts PruneOptions) (*PruneReport, error) {
+	if err := unix.Flock(int(s.gcLock.Fd()), unix.LOCK_EX); err != nil {
+		return nil, fmt.Errorf("locking the store for pruning: %w", err)
+	}
+	defer unix.Flock(int(s.gcLock.Fd()), unix.LOCK_SH)
+	s.sweep()
+
+	rep := &PruneReport{}
+	if opts.Cache {
+		for _, dir := range []string{"cache/sha256", "mounts"} {
+			n, b, err := removeChildren(s.path(dir))
+			if err != nil {
+				return rep, err
+			}
+			if dir == "cache/sha256" {
+				rep.CacheRecords += n
+			}
+			rep.Bytes += b
+		}
+	}
+
+	blobs := map[v1.Hash]bool{}
+	layers := map[v1.Hash]bool{}
+	if err := s.markImages(blobs, layers); err != nil {
+		return rep, err
+	}
+	if err := s.markCache(blobs, layers); err != nil {
+		return rep, err
+	}
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+
+	// Snapshots.
+	snaps, _ := os.ReadDir(s.path("snapshots", "sha256"))
+	for _, e := range snaps {
+		h := v1.Hash{Algorithm: "sha256", Hex: e.Name()}
+		if layers[h] {
+			continue
+		}
+		rep.Bytes += du(s.path("snapshots", "sha256", e.Name()))
+		if err := removeAll(s.path("snapshots", "sha256", e.Name())); err != nil {
+			return rep, fmt.Errorf("pruning snapshot %s: %w", h, err)
+		}
+		rep.Snapshots++
+	}
+	// Blobs, and layer records whose blobs are all gone.
+	bl, _ := os.ReadDir(s.path("blobs", "sha256"))
+	for _, e := range bl {
+		h := v1.Hash{Algorithm: "sha256", Hex: e.Name()}
+		if blobs[h] {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			rep.Bytes += fi.Size()
+		}
+		if err := os.Remove(s.BlobPath(h)); err != nil {
+			return rep, fmt.Errorf("pruning blob %s: %w", h, err)
+		}
+		rep.Blobs++
+	}
+	metas, _ := os.ReadDir(s.path("layers", "sha256"))
+	for _, e := range metas {
+		h := v1.Hash{Algorithm: "sha256", Hex: strings.TrimSuffix(e.Name(), ".json")}
+		if layers[h] {
+			continue
+		}
+		if _, err := s.LayerBlob(h, nil); err != nil {
+			os.Remove(s.path("layers", "sha256", e.Name()))
+		}
+	}
+	return rep, nil
+}
+
+// markImages marks what the named images reference.
+func (s *Store) markImages(blobs, layers map[v1.Hash]bool) error {
+	entries, err := s.List()
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := s.markManifest(e.Descriptor.Digest, blobs, layers); err != nil {
+			return fmt.Errorf("pruning: image %s: %w", e.Name, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) markManifest(h v1.Hash, blobs, layers map[v1.Hash]bool) error {
+	b, err := s.ReadBlob(h)
+	if err != nil {
+		return err
+	}
+	blobs[h] = true
+	var m struct {
+		Manifests []v1.Descriptor `json:"manifests"`
+		Config    v1.Descriptor   `json:"config"`
+		Layers    []v1.Descriptor `json:"layers"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	for _, c := range m.Manifests {
+		if s.HasBlob(c.Digest) {
+			if err := s.markManifest(c.Digest, blobs, layers); err != nil {
+				return err
+			}
+		}
+	}
+	if m.Config.Digest.Hex != "" {
+		blobs[m.Config.Digest] = true
+		if cb, err := s.ReadBlob(m.Config.Digest); err == nil {
+			var cfg struct {
+				RootFS struct {
+					DiffIDs []v1.Hash `json:"diff_ids"`
+				} `json:"rootfs"`
+			}
+			if json.Unmarshal(cb, &cfg) == nil {
+				for _, d := range cfg.RootFS.DiffIDs {
+					layers[d] = true
+				}
+			}
+		}
+	}
+	for _, l := range m.Layers {
+		blobs[l.Digest] = true
+	}
+	return nil
+}
+
+// markCache marks what the cache records reference.
+func (s *Store) markCache(blobs, layers map[v1.Hash]bool) error {
+	entries, _ := os.ReadDir(s.path("cache", "sha256"))
+	for _, e := range entries {
+		b, err := os.ReadFile(s.path("cache", "sha256", e.Name()))
+		if err != nil {
+			continue
+		}
+		var rec CacheRecord
+		if json.Unmarshal(b, &rec) != nil {
+			os.Remove(s.path("cache", "sha256", e.Name()))
+			continue
+		}
+		for _, l := range rec.Layers {
+			layers[l] = true
+			// Keep the compressed forms too: they spare a recompression.
+			if m, err := s.readLayerMeta(l); err == nil {
+				for _, d := range m.Blobs {
+					blobs[d.Digest] = true
+				}
+			}
+		}
+		for _, h := range rec.Blobs {
+			blobs[h] = true
+		}
+	}
+	return nil
+}
+
+func removeChildren(dir string) (n int, bytes int64, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0, nil
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		bytes += du(p)
+		if err := removeAll(p); err != nil {
+			return n, bytes, fmt.Errorf("pruning %s: %w", p, err)
+		}
+		n++
+	}
+	return n, bytes, nil
+}
+
+func du(p string) int64 {
+	var total int64
+	filepath.WalkDir(p, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				total += fi.Size()
+			}
+		}
+		return nil
+	})
+	return total
+}

@@ -1,0 +1,203 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/singleflight"
+
+	"golang.org/x/sys/unix"
+)
+
+// Store is an open local store. It is safe for concurrent use by several
+// goroutines and, through file locks, by several processes.
+type Store struct {
+	root string
+	// session is this Store's private staging directory under tmp/.
+	session string
+	// sessionLock is held (flock LOCK_EX) for the Store's lifetime so that
+	// other processes know the session is alive.
+	sessionLock *os.File
+	// gcLock is held shared while the Store is open.
+	gcLock *os.File
+	// opaqueXattr is the xattr that marks opaque directories in snapshots.
+	opaqueXattr string
+
+	// layerMu serialises read-modify-write of layer metadata in this process.
+	layerMu sync.Mutex
+	// unpacks deduplicates concurrent unpacking of one layer.
+	unpacks singleflight.Group
+}
+
+// DefaultRoot returns the store directory used when none is given:
+// /var/lib/whittle for root, else $XDG_DATA_HOME/whittle (~/.local/share/whittle).
+func DefaultRoot() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/whittle"
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "whittle")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), fmt.Sprintf("whittle-%d", os.Geteuid()))
+	}
+	return filepath.Join(home, ".local", "share", "whittle")
+}
+
+const layoutFile = `{"imageLayoutVersion":"1.0.0"}`
+
+// Open opens the store at root, creating it if needed, and sweeps staging
+// directories left behind by processes that died.
+func Open(root string) (*Store, error) {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", root, err)
+	}
+	for _, d := range []string{"blobs/sha256", "layers/sha256", "snapshots/sha256", "cache/sha256", "contexts", "mounts", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
+			return nil, fmt.Errorf("opening store: %w", err)
+		}
+	}
+	s := &Store{root: root, opaqueXattr: "trusted.overlay.opaque"}
+	if os.Geteuid() != 0 {
+		// Unprivileged overlay mounts use userxattr (Linux 5.11+).
+		s.opaqueXattr = "user.overlay.opaque"
+	}
+	if _, err := os.Stat(s.path("oci-layout")); errors.Is(err, os.ErrNotExist) {
+		if err := s.writeFileAtomic("oci-layout", []byte(layoutFile)); err != nil {
+			return nil, fmt.Errorf("opening store: %w", err)
+		}
+	}
+	if _, err := os.Stat(s.path("index.json")); errors.Is(err, os.ErrNotExist) {
+		if err := s.updateIndex(func(*index) error { return nil }); err != nil {
+			return nil, fmt.Errorf("opening store: %w", err)
+		}
+	}
+	s.gcLock, err = lockFile(s.path("gc.lock"), unix.LOCK_SH)
+	if err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	if err := s.newSession(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.sweep()
+	return s, nil
+}
+
+// Root returns the store's directory.
+func (s *Store) Root() string { return s.root }
+
+// Close releases the store's locks and removes its staging directory.
+func (s *Store) Close() error {
+	if s.session != "" {
+		os.RemoveAll(s.session)
+		os.Remove(s.session + ".lock")
+	}
+	if s.sessionLock != nil {
+		s.sessionLock.Close()
+	}
+	if s.gcLock != nil {
+		s.gcLock.Close()
+	}
+	return nil
+}
+
+func (s *Store) path(parts ...string) string {
+	return filepath.Join(append([]string{s.root}, parts...)...)
+}
+
+// TempDir makes a new empty directory in the store's staging area, on the
+// same filesystem as the store, for the caller to fill and then hand to a
+// method that renames it into place (or remove).
+func (s *Store) TempDir(prefix string) (string, error) {
+	d, err := os.MkdirTemp(s.session, prefix)
+	if err != nil {
+		return "", fmt.Errorf("making a staging directory: %w", err)
+	}
+	return d, nil
+}
+
+func (s *Store) newSession() error {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	name := s.path("tmp", "s-"+hex.EncodeToString(b[:]))
+	f, err := lockFile(name+".lock", unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		return fmt.Errorf("opening store: %w", err)
+	}
+	if err := os.Mkdir(name, 0o700); err != nil {
+		f.Close()
+		return fmt.Errorf("opening store: %w", err)
+	}
+	s.session, s.sessionLock = name, f
+	return nil
+}
+
+// sweep removes staging directories whose owner is gone: their lock can be taken.
+func (s *Store) sweep() {
+	entries, err := os.ReadDir(s.path("tmp"))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".lock") {
+			continue
+		}
+		dir := s.path("tmp", strings.TrimSuffix(name, ".lock"))
+		if dir == s.session {
+			continue
+		}
+		f, err := lockFile(s.path("tmp", name), unix.LOCK_EX|unix.LOCK_NB)
+		if err != nil {
+			continue // alive
+		}
+		removeAll(dir)
+		os.Remove(s.path("tmp", name))
+		f.Close()
+	}
+}
+
+// removeAll removes a tree even when a crashed build left read-only
+// directories in it.
+func removeAll(dir string) error {
+	err := os.RemoveAll(dir)
+	if err == nil {
+		return nil
+	}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}
+
+func lockFile(name string, how int) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", name, err)
+	}
+	return f, nil
+}
