@@ -1,0 +1,574 @@
+package archive
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+)
+
+// ApplyOptions tunes Apply. The zero value flattens a layer onto a
+// directory as root.
+type ApplyOptions struct {
+	// Overlay keeps the layer's whiteouts in overlayfs format, so that the
+	// directory can serve as an overlay lower dir: ".wh.<name>" becomes a
+	// character device 0/0 and ".wh..wh..opq" the OpaqueXattr attribute on
+	// its directory. Default false: whiteouts delete what lower layers put
+	// in the directory, flattening layers into one plain tree.
+	Overlay bool
+	// OpaqueXattr names the attribute that marks an opaque directory in
+	// Overlay mode. Default: OverlayOpaqueXattr ("trusted.overlay.opaque");
+	// rootless overlays use UserOverlayOpaqueXattr.
+	OpaqueXattr string
+	// NoDevices skips character and block devices (whiteouts excepted),
+	// for callers that may not make them.
+	NoDevices bool
+	// NoChown leaves files owned by the caller instead of the owners the
+	// tar names, for callers that are not root. It also skips extended
+	// attributes the caller is not allowed to set (trusted.*, security.*).
+	NoChown bool
+}
+
+func (o ApplyOptions) opaqueXattr() string {
+	if o.OpaqueXattr == "" {
+		return OverlayOpaqueXattr
+	}
+	return o.OpaqueXattr
+}
+
+// Apply unpacks the uncompressed layer tar read from r into dir, creating
+// dir if needed, and returns the sha256 digest ("sha256:<hex>") and size of
+// everything it read from r: the layer's diffID, for the caller to verify.
+// It reads r to its end, past the tar's end-of-archive marker.
+//
+// Apply is safe against hostile tars. Every name is resolved inside dir
+// with filepath-securejoin, as if dir were the root: a leading "/" is
+// relative to dir, a name that climbs out with ".." is refused with an
+// error wrapping ErrUnsafePath, a symlink the tar planted earlier is
+// followed only within dir, and an existing symlink at a name is replaced,
+// never written through. A hard link must point at a file inside dir.
+//
+// Apply restores modes (setuid, setgid and sticky included), owners (unless
+// NoChown), modification times (of symlinks too, and of directories after
+// their contents are written), extended attributes (never overlayfs's own)
+// and hard links. Existing directories are merged with the layer's; any
+// other existing file at a name is replaced. Whiteouts apply to what was in
+// dir before, never to what the same tar wrote (OCI image-spec layer.md).
+//
+// Apply streams, and stops with ctx's error when ctx is done; dir is then
+// partly written.
+func Apply(ctx context.Context, dir string, r io.Reader, opts ApplyOptions) (digest string, size int64, err error) {
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return "", 0, fmt.Errorf("applying layer to %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", 0, fmt.Errorf("applying layer to %s: %w", dir, err)
+	}
+	dr := &digestReader{ctx: ctx, r: r, h: sha256.New()}
+	br := bufio.NewReaderSize(dr, 256<<10)
+	a := &applier{
+		ctx:        ctx,
+		root:       root,
+		opts:       opts,
+		opaque:     opts.opaqueXattr(),
+		written:    make(map[string]struct{}),
+		whitedOut:  make(map[string]struct{}),
+		opaqueDone: make(map[string]struct{}),
+		parents:    make(map[string]string),
+		buf:        make([]byte, 1<<20),
+	}
+	if err := a.run(br); err != nil {
+		return "", 0, fmt.Errorf("applying layer to %s: %w", dir, err)
+	}
+	if _, err := io.CopyBuffer(io.Discard, br, a.buf); err != nil {
+		return "", 0, fmt.Errorf("applying layer to %s: reading past the end of the tar: %w", dir, err)
+	}
+	return "sha256:" + hex.EncodeToString(dr.h.Sum(nil)), dr.n, nil
+}
+
+// digestReader hashes and counts what is read through it, and fails reads
+// once ctx is done.
+type digestReader struct {
+	ctx context.Context
+	r   io.Reader
+	h   hash.Hash
+	n   int64
+}
+
+func (d *digestReader) Read(p []byte) (int, error) {
+	if err := d.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := d.r.Read(p)
+	d.h.Write(p[:n])
+	d.n += int64(n)
+	return n, err
+}
+
+// applier holds the state of one Apply.
+type applier struct {
+	ctx    context.Context
+	root   string // absolute and clean
+	opts   ApplyOptions
+	opaque string
+
+	// written holds the absolute paths this tar wrote: whiteouts and opaque
+	// markers leave them alone.
+	written map[string]struct{}
+	// whitedOut holds, in Overlay mode, the paths this tar made whiteouts;
+	// a directory the tar then writes there must be opaque.
+	whitedOut map[string]struct{}
+	// opaqueDone holds the directories already cleared in flatten mode.
+	opaqueDone map[string]struct{}
+	// dirs are the directories whose mode and times are set at the end.
+	dirs []dirMeta
+	// parents caches the resolved absolute path of parent directories by
+	// relative path. Resolutions only go through existing directories, so
+	// creating files cannot change them; anything that removes a path
+	// clears the cache.
+	parents map[string]string
+	buf     []byte
+}
+
+// dirMeta is what is set on a directory once its contents are written.
+type dirMeta struct {
+	rel          string
+	mode         uint32
+	atime, mtime time.Time
+}
+
+// errNoParent is returned by parent when the directory does not exist.
+var errNoParent = errors.New("parent directory does not exist")
+
+func (a *applier) run(br *bufio.Reader) error {
+	if head, _ := br.Peek(6); Detect(head) != None {
+		return fmt.Errorf("the input is %s-compressed; Apply reads uncompressed tars (see Decompress)", Detect(head))
+	}
+	tr := tar.NewReader(br)
+	for {
+		if err := a.ctx.Err(); err != nil {
+			return err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading tar: %w", err)
+		}
+		if err := a.entry(hdr, tr); err != nil {
+			return fmt.Errorf("applying entry %q: %w", hdr.Name, err)
+		}
+	}
+	return a.finishDirs()
+}
+
+// entry applies one tar entry.
+func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		return nil
+	}
+	rel, err := CleanPath(hdr.Name)
+	if err != nil {
+		return err
+	}
+	kind, target, ok := classifyWhiteout(rel)
+	if !ok {
+		return errors.New("whiteout names no file")
+	}
+	switch kind {
+	case WhiteoutMeta:
+		return nil
+	case WhiteoutFile:
+		return a.whiteout(target)
+	case WhiteoutOpaque:
+		return a.opaqueDir(target)
+	}
+	if rel == "" {
+		if hdr.Typeflag != tar.TypeDir {
+			return errors.New("only a directory can stand for the root")
+		}
+		return a.meta(a.root, "", hdr)
+	}
+
+	parentRel, base := splitPath(rel)
+	parent, err := a.parent(parentRel, true)
+	if err != nil {
+		return err
+	}
+	abs := parent + "/" + base
+
+	var linkTarget string
+	if hdr.Typeflag == tar.TypeLink {
+		if linkTarget, err = a.linkTarget(hdr.Linkname); err != nil {
+			return err
+		}
+		if linkTarget == abs {
+			return nil // a link to itself: the file is already there
+		}
+	}
+
+	fi, err := os.Lstat(abs)
+	switch {
+	case err == nil && !(fi.IsDir() && hdr.Typeflag == tar.TypeDir):
+		if err := os.RemoveAll(abs); err != nil {
+			return err
+		}
+		clear(a.parents)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if fi == nil || !fi.IsDir() {
+			if err := os.Mkdir(abs, 0o700); err != nil {
+				return err
+			}
+		}
+		if _, ok := a.whitedOut[abs]; ok {
+			if err := setXattr(abs, a.opaque, []byte("y")); err != nil {
+				return err
+			}
+		}
+	case tar.TypeReg, tar.TypeGNUSparse, tar.TypeCont: // the reader turns TypeRegA into TypeReg
+		if err := a.file(abs, hdr, tr); err != nil {
+			return err
+		}
+	case tar.TypeSymlink:
+		if err := os.Symlink(hdr.Linkname, abs); err != nil {
+			return err
+		}
+	case tar.TypeLink:
+		if err := os.Link(linkTarget, abs); err != nil {
+			return err
+		}
+		a.written[abs] = struct{}{}
+		return nil // the metadata is the target's
+	case tar.TypeChar, tar.TypeBlock:
+		if a.opts.NoDevices {
+			return nil
+		}
+		kind := kindChar
+		if hdr.Typeflag == tar.TypeBlock {
+			kind = kindBlock
+		}
+		if err := mknod(abs, kind, uint32(hdr.Mode), uint32(hdr.Devmajor), uint32(hdr.Devminor)); err != nil {
+			return err
+		}
+	case tar.TypeFifo:
+		if err := mknod(abs, kindFifo, uint32(hdr.Mode), 0, 0); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unsupported entry type %q", hdr.Typeflag)
+	}
+	a.written[abs] = struct{}{}
+	return a.meta(abs, rel, hdr)
+}
+
+// file writes a regular file's content.
+func (a *applier) file(abs string, hdr *tar.Header, tr io.Reader) error {
+	f, err := createExclusive(abs)
+	if err != nil {
+		return err
+	}
+	n, err := io.CopyBuffer(onlyWriter{f}, onlyReader{tr}, a.buf)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if n != hdr.Size {
+		return fmt.Errorf("short content: %d of %d bytes", n, hdr.Size)
+	}
+	return nil
+}
+
+// onlyReader hides a reader's WriteTo, so that io.CopyBuffer uses the
+// buffer it is given.
+type onlyReader struct{ io.Reader }
+
+// linkTarget resolves the target of a hard link inside the root, without
+// following a symlink at its last component (link(2) does not either).
+func (a *applier) linkTarget(name string) (string, error) {
+	rel, err := CleanPath(name)
+	if err != nil {
+		return "", fmt.Errorf("hard link target: %w", err)
+	}
+	if rel == "" {
+		return "", errors.New("hard link to the root directory")
+	}
+	parentRel, base := splitPath(rel)
+	parent, err := a.parent(parentRel, false)
+	if err != nil {
+		return "", fmt.Errorf("hard link target %q: %w", name, err)
+	}
+	target := parent + "/" + base
+	fi, err := os.Lstat(target)
+	if err != nil {
+		return "", fmt.Errorf("hard link target %q: %w", name, err)
+	}
+	if fi.IsDir() {
+		return "", fmt.Errorf("hard link target %q is a directory", name)
+	}
+	return target, nil
+}
+
+// meta sets owner, mode, extended attributes and times of the file abs
+// that the entry hdr made. Directories get mode and times at the end.
+func (a *applier) meta(abs, rel string, hdr *tar.Header) error {
+	if !a.opts.NoChown {
+		if err := lchown(abs, hdr.Uid, hdr.Gid); err != nil {
+			return err
+		}
+	}
+	// Mode after owner: chown clears setuid and setgid.
+	if hdr.Typeflag != tar.TypeSymlink && hdr.Typeflag != tar.TypeDir {
+		if err := chmod(abs, uint32(hdr.Mode)); err != nil {
+			return err
+		}
+	}
+	if err := a.xattrs(abs, hdr); err != nil {
+		return err
+	}
+	atime := hdr.AccessTime
+	if atime.IsZero() {
+		atime = hdr.ModTime
+	}
+	if hdr.Typeflag == tar.TypeDir {
+		a.dirs = append(a.dirs, dirMeta{rel: rel, mode: uint32(hdr.Mode), atime: atime, mtime: hdr.ModTime})
+		return nil
+	}
+	return lutimes(abs, atime, hdr.ModTime)
+}
+
+// xattrs sets the extended attributes of the entry hdr on abs.
+func (a *applier) xattrs(abs string, hdr *tar.Header) error {
+	var keys []string
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, paxXattrPrefix) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		name := k[len(paxXattrPrefix):]
+		if isOverlayXattr(name) || name == a.opaque {
+			continue
+		}
+		err := setXattr(abs, name, []byte(hdr.PAXRecords[k]))
+		switch {
+		case err == nil:
+		case isNotSupported(err):
+			// The file system has no such attributes: nothing to keep them in.
+		case isPermission(err) && a.opts.NoChown:
+			// Unprivileged: trusted.* and security.* are not ours to set.
+		case isPermission(err) && strings.HasPrefix(name, "user.") &&
+			hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeDir:
+			// user.* attributes exist only on regular files and directories.
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// finishDirs sets the mode and times of the directories the tar wrote, now
+// that nothing more is written in them. Each is resolved again: the tar may
+// have replaced it since.
+func (a *applier) finishDirs() error {
+	for i := len(a.dirs) - 1; i >= 0; i-- {
+		d := a.dirs[i]
+		abs := a.root
+		if d.rel != "" {
+			parentRel, base := splitPath(d.rel)
+			parent, err := a.parent(parentRel, false)
+			if errors.Is(err, errNoParent) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			abs = parent + "/" + base
+		}
+		if fi, err := os.Lstat(abs); err != nil || !fi.IsDir() {
+			continue
+		}
+		if err := chmod(abs, d.mode); err != nil {
+			return err
+		}
+		if err := lutimes(abs, d.atime, d.mtime); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// whiteout applies a ".wh." entry for the path rel.
+func (a *applier) whiteout(rel string) error {
+	parentRel, base := splitPath(rel)
+	parent, err := a.parent(parentRel, a.opts.Overlay)
+	if errors.Is(err, errNoParent) {
+		return nil // nothing there to delete
+	}
+	if err != nil {
+		return err
+	}
+	abs := parent + "/" + base
+	if _, ok := a.written[abs]; ok {
+		return nil // a whiteout never hides its own layer's files
+	}
+	if err := os.RemoveAll(abs); err != nil {
+		return err
+	}
+	clear(a.parents)
+	if !a.opts.Overlay {
+		return nil
+	}
+	if err := mknod(abs, kindChar, 0, 0, 0); err != nil {
+		return err
+	}
+	a.whitedOut[abs] = struct{}{}
+	return nil
+}
+
+// opaqueDir applies a ".wh..wh..opq" entry in the directory rel, which is
+// resolved like the parent of any entry.
+func (a *applier) opaqueDir(rel string) error {
+	abs, err := a.parent(rel, a.opts.Overlay)
+	if errors.Is(err, errNoParent) {
+		return nil // nothing there to hide
+	}
+	if err != nil {
+		return err
+	}
+	if a.opts.Overlay {
+		return setXattr(abs, a.opaque, []byte("y"))
+	}
+	if _, ok := a.opaqueDone[abs]; ok {
+		return nil
+	}
+	a.opaqueDone[abs] = struct{}{}
+	return a.clearLower(abs)
+}
+
+// clearLower removes everything below the directory abs that this tar did
+// not write.
+func (a *applier) clearLower(abs string) error {
+	f, err := os.Open(abs)
+	if err != nil {
+		return err
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		child := abs + "/" + name
+		if _, ok := a.written[child]; !ok {
+			if err := os.RemoveAll(child); err != nil {
+				return err
+			}
+			clear(a.parents)
+			continue
+		}
+		if fi, err := os.Lstat(child); err == nil && fi.IsDir() {
+			if err := a.clearLower(child); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// parent resolves the directory with the relative path rel inside the root,
+// following symlinks as if the root were "/". With create it makes missing
+// directories (mode 0755, as docker and containerd do); without, it returns
+// errNoParent when the directory is missing.
+func (a *applier) parent(rel string, create bool) (string, error) {
+	if rel == "" {
+		return a.root, nil
+	}
+	if p, ok := a.parents[rel]; ok {
+		return p, nil
+	}
+	p, err := securejoin.SecureJoin(a.root, rel)
+	if err != nil {
+		return "", err
+	}
+	if create {
+		if err := a.mkdirAll(p); err != nil {
+			return "", err
+		}
+	} else if fi, err := os.Lstat(p); err != nil || !fi.IsDir() {
+		return "", errNoParent
+	}
+	a.parents[rel] = p
+	return p, nil
+}
+
+// mkdirAll makes the directory abs, a resolved path inside the root, and
+// its missing parents.
+func (a *applier) mkdirAll(abs string) error {
+	if abs == a.root {
+		return nil
+	}
+	if !strings.HasPrefix(abs, a.root+"/") {
+		return fmt.Errorf("resolved path %s: %w", abs, ErrUnsafePath)
+	}
+	cur := a.root
+	for _, part := range strings.Split(abs[len(a.root)+1:], "/") {
+		cur += "/" + part
+		fi, err := os.Lstat(cur)
+		if err == nil {
+			if !fi.IsDir() {
+				return &os.PathError{Op: "mkdir", Path: cur, Err: fmt.Errorf("a %s is in the way", fileType(fi))}
+			}
+			continue
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if err := a.mkdir(cur); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mkdir makes one implied directory, mode 0755 whatever the umask.
+func (a *applier) mkdir(abs string) error {
+	if err := os.Mkdir(abs, 0o755); err != nil {
+		return err
+	}
+	return chmod(abs, 0o755)
+}
+
+// fileType names the type of fi for error messages.
+func fileType(fi fs.FileInfo) string {
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		return "regular file"
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	default:
+		return "non-directory"
+	}
+}
