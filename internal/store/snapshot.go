@@ -8,6 +8,7 @@ import (
 	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/whittle-build/whittle/internal/archive"
 )
@@ -94,4 +95,72 @@ func (s *Store) unpack(ctx context.Context, diffID v1.Hash, open func() (io.Read
 		return fmt.Errorf("unpacking layer %s: content has digest %s: the layer is corrupt or was tampered with", diffID, got)
 	}
 	return s.CommitSnapshot(diffID, dir)
+}
+
+// UnpackBlob makes sure the layer diffID is unpacked, from the stored
+// compressed blob blob (or, when blob is nil or absent, from any blob the
+// store recorded for the layer). It returns the snapshot's directory.
+func (s *Store) UnpackBlob(ctx context.Context, diffID v1.Hash, blob *v1.Descriptor) (string, error) {
+	if s.HasSnapshot(diffID) {
+		return s.SnapshotPath(diffID), nil
+	}
+	return s.Unpack(ctx, diffID, func() (io.ReadCloser, error) {
+		var d v1.Descriptor
+		if blob != nil && s.HasBlob(blob.Digest) {
+			d = *blob
+		} else {
+			var err error
+			if d, err = s.LayerBlob(diffID, nil); err != nil {
+				return nil, err
+			}
+		}
+		f, err := s.OpenBlob(d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		r, _, err := archive.Decompress(f)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("layer %s: %w", diffID, err)
+		}
+		return &blobReader{ReadCloser: r, f: f}, nil
+	})
+}
+
+type blobReader struct {
+	io.ReadCloser
+	f *os.File
+}
+
+func (r *blobReader) Close() error {
+	r.ReadCloser.Close()
+	return r.f.Close()
+}
+
+// UnpackImage unpacks every layer of img (concurrently, two at a time) and
+// returns the snapshot directories top-most first, as overlayfs lists lower
+// directories. img's blobs must be in the store.
+func (s *Store) UnpackImage(ctx context.Context, img v1.Image) ([]string, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Layers) != len(cfg.RootFS.DiffIDs) {
+		return nil, fmt.Errorf("image has %d layers but %d diffIDs", len(m.Layers), len(cfg.RootFS.DiffIDs))
+	}
+	dirs := make([]string, len(m.Layers))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2)
+	for i := range m.Layers {
+		g.Go(func() error {
+			d, err := s.UnpackBlob(gctx, cfg.RootFS.DiffIDs[i], &m.Layers[i])
+			dirs[len(dirs)-1-i] = d
+			return err
+		})
+	}
+	return dirs, g.Wait()
 }
