@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // tf is one entry of a test layer.
@@ -123,9 +124,9 @@ func imageOfSteps(t testing.TB, cfg v1.Config, steps ...step) v1.Image {
 			adds = append(adds, mutate.Addendum{History: h})
 			continue
 		}
-		adds = append(adds, mutate.Addendum{Layer: layerOf(t, s.entries...), History: h})
+		adds = append(adds, mutate.Addendum{Layer: layerOf(t, s.entries...), History: h, MediaType: types.OCILayer})
 	}
-	img := empty.Image
+	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 	var err error
 	for _, a := range adds {
 		if a.Layer == nil {
