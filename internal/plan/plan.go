@@ -41,6 +41,10 @@ type Stage struct {
 	Deps []*Stage
 	// Location is where the stage's FROM line is.
 	Location Location
+	// Platform is the platform the stage builds for, normalized
+	// ("linux/arm/v7"): FROM --platform when given, else the base stage's,
+	// else the build's target platform.
+	Platform string
 }
 
 // String names the stage the way progress output does: its name or its index.
@@ -57,10 +61,13 @@ type Base struct {
 	Stage *Stage
 	// Image is set when FROM names an image; empty for scratch and stages.
 	Image *ImageRef
+	// Context is set when FROM names a --build-context that is a directory:
+	// the stage starts from that context's files (the context's name).
+	Context string
 }
 
 // Scratch reports whether the stage starts from an empty filesystem.
-func (b Base) Scratch() bool { return b.Stage == nil && b.Image == nil }
+func (b Base) Scratch() bool { return b.Stage == nil && b.Image == nil && b.Context == "" }
 
 // ImageRef is an image named in a Dockerfile, resolved to a digest before
 // lowering so that the plan (and every cache key derived from it) is exact.
@@ -102,6 +109,9 @@ type Op struct {
 	CreatedBy string
 	// Config is the image config after this op.
 	Config v1.Config
+	// Author is the image's author after this op (MAINTAINER sets it; else
+	// the base image's).
+	Author string
 
 	// Exactly one of these is set for RUN, COPY and MKDIR ops.
 	Run   *Run
@@ -223,6 +233,9 @@ type Copy struct {
 	Checksum string
 	// KeepGitDir is ADD --keep-git-dir.
 	KeepGitDir bool
+	// Unpack is ADD --unpack: nil means the default (local archives are
+	// unpacked, downloaded ones are not).
+	Unpack *bool
 	// User is the stage's USER at this point (ownership defaults to root
 	// regardless; kept for heredoc files that BuildKit creates as root).
 	User string
