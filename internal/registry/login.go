@@ -53,8 +53,9 @@ func ServerAddress(registry string) string {
 // through the registry's token service when it has one) and, when the
 // registry accepts them, records them in the docker config file (see
 // ConfigDir) as `docker login` does: in the configured credential helper
-// (credsStore / credHelpers) when there is one, else base64 in "auths".
-// The file is replaced atomically.
+// (credsStore / credHelpers) when there is one, else base64 in "auths"
+// (unencrypted: the caller should say so, as docker login does). The file
+// is replaced atomically.
 func Login(ctx context.Context, registry, user, password string, o Options) error {
 	addr := ServerAddress(registry)
 	host := addr
@@ -73,8 +74,17 @@ func Login(ctx context.Context, registry, user, password string, o Options) erro
 		return fmt.Errorf("logging in to %s: %w", host, err)
 	}
 	creds := types.AuthConfig{Username: user, Password: password, ServerAddress: addr}
-	if err := cf.GetCredentialsStore(addr).Store(creds); err != nil {
-		return fmt.Errorf("logging in to %s: storing the credentials: %w", host, err)
+	if cf.CredentialsStore != "" || cf.CredentialHelpers[addr] != "" {
+		if err := cf.GetCredentialsStore(addr).Store(creds); err != nil {
+			return fmt.Errorf("logging in to %s: storing the credentials in the credential helper: %w", host, err)
+		}
+	} else {
+		// The file store would print docker's warning to stderr; the
+		// caller says what it wants instead (see Login's doc).
+		if cf.AuthConfigs == nil {
+			cf.AuthConfigs = map[string]types.AuthConfig{}
+		}
+		cf.AuthConfigs[addr] = creds
 	}
 	if err := cf.Save(); err != nil {
 		return fmt.Errorf("logging in to %s: writing %s: %w", host, cf.Filename, err)

@@ -1,0 +1,61 @@
+package output
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/whittle-build/whittle/internal/archive"
+)
+
+// writeFilesystemTar writes img's final filesystem, its layers flattened
+// with whiteouts applied, as one tar.
+func writeFilesystemTar(ctx context.Context, w io.Writer, img v1.Image) error {
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	if _, err := io.Copy(w, ctxReader{ctx, rc}); err != nil {
+		return fmt.Errorf("flattening the image: %w", err)
+	}
+	return nil
+}
+
+// writeFilesystemDir extracts img's final filesystem into dir: each layer
+// applied in order with whiteouts deleting what lower layers put there.
+// Owners and device nodes are restored only when running as root. Every
+// layer's content is checked against its diffID.
+func writeFilesystemDir(ctx context.Context, dir string, img v1.Image) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", dir, err)
+	}
+	root := os.Geteuid() == 0
+	opts := archive.ApplyOptions{NoChown: !root, NoDevices: !root}
+	for i, l := range layers {
+		diffID, err := l.DiffID()
+		if err != nil {
+			return fmt.Errorf("writing %s: layer %d: %w", dir, i, err)
+		}
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return fmt.Errorf("writing %s: layer %s: %w", dir, diffID, err)
+		}
+		got, _, err := archive.Apply(ctx, dir, rc, opts)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", dir, err)
+		}
+		if got != diffID.String() {
+			return fmt.Errorf("writing %s: layer %s has content digest %s: the store is damaged", dir, diffID, got)
+		}
+	}
+	if len(layers) == 0 {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("writing %s: %w", dir, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,279 @@
+package output
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/whittle-build/whittle/internal/store"
+)
+
+// The formats of Save.
+const (
+	// FormatDocker is docker save's tar: an OCI layout plus manifest.json.
+	FormatDocker = "docker"
+	// FormatOCI is an OCI image layout in a tar (skopeo's oci-archive).
+	FormatOCI = "oci"
+)
+
+// Save writes the images names (store names or IDs) to w as one archive in
+// format FormatDocker or FormatOCI (empty means docker). Names of one image
+// share its entry; blobs are written once and byte for byte.
+func Save(ctx context.Context, st *store.Store, names []string, w io.Writer, format string) error {
+	if len(names) == 0 {
+		return errors.New("saving images: no image named")
+	}
+	docker := true
+	switch format {
+	case "", FormatDocker:
+	case FormatOCI:
+		docker = false
+	default:
+		return fmt.Errorf("saving images: unknown format %q (want docker or oci)", format)
+	}
+	var images []archiveImage
+	byDigest := map[v1.Hash]int{}
+	for _, n := range names {
+		desc, err := st.Lookup(n)
+		if err != nil {
+			return fmt.Errorf("saving %s: %w", n, err)
+		}
+		i, ok := byDigest[desc.Digest]
+		if !ok {
+			img, err := st.Image(desc)
+			if err != nil {
+				return fmt.Errorf("saving %s: %w", n, err)
+			}
+			i = len(images)
+			byDigest[desc.Digest] = i
+			images = append(images, archiveImage{img: img})
+		}
+		// An image ID names no image: the entry stays unnamed.
+		if _, err := v1.NewHash(n); err == nil || isIDPrefix(n) {
+			continue
+		}
+		images[i].names = append(images[i].names, n)
+	}
+	if err := writeArchive(ctx, w, images, docker); err != nil {
+		return fmt.Errorf("saving images: %w", err)
+	}
+	return nil
+}
+
+// isIDPrefix reports whether s is an image ID prefix of 12 or more hex digits.
+func isIDPrefix(s string) bool {
+	s = strings.TrimPrefix(s, "sha256:")
+	return len(s) >= 12 && len(s) <= 64 && strings.Trim(s, "0123456789abcdef") == ""
+}
+
+// maxMetadata bounds the size of index.json and manifest.json read into memory.
+const maxMetadata = 16 << 20
+
+// Load reads an archive from r, an OCI image layout tar (what Save and
+// skopeo's oci-archive write, or docker save since Docker 25) or a
+// docker-archive tar (older docker save, go-containerregistry), imports its
+// images into st and tags their names. OCI layout blobs are copied byte
+// for byte and verified against their digests, so digests are preserved.
+// It returns the names tagged; an image without a name is returned as its
+// manifest digest ("sha256:..."), which the store finds it by. From a
+// multi-platform index, the image for the host's platform is imported.
+func Load(ctx context.Context, st *store.Store, r io.Reader) ([]string, error) {
+	dir, err := st.TempDir("load-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	spool, err := os.Create(filepath.Join(dir, "archive.tar"))
+	if err != nil {
+		return nil, fmt.Errorf("loading: %w", err)
+	}
+	defer spool.Close()
+
+	// One pass: OCI blobs go straight into the store (verified), the
+	// metadata into memory, and everything into the spool file for the
+	// docker-archive reader, which needs to read the tar again.
+	tr := tar.NewReader(io.TeeReader(ctxReader{ctx, r}, spool))
+	meta := map[string][]byte{}
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("loading: reading the archive: %w", err)
+		}
+		n := cleanTarName(hdr.Name)
+		switch {
+		case hdr.Typeflag != tar.TypeReg:
+		case strings.HasPrefix(n, "blobs/sha256/"):
+			h, err := v1.NewHash("sha256:" + strings.TrimPrefix(n, "blobs/sha256/"))
+			if err != nil {
+				continue
+			}
+			if _, _, err := st.WriteBlob(tr, h); err != nil {
+				return nil, fmt.Errorf("loading: blob %s of the archive: %w", h, err)
+			}
+		case n == "index.json" || n == "manifest.json" || n == "oci-layout":
+			b, err := io.ReadAll(io.LimitReader(tr, maxMetadata+1))
+			if err != nil {
+				return nil, fmt.Errorf("loading: reading %s: %w", n, err)
+			}
+			if len(b) > maxMetadata {
+				return nil, fmt.Errorf("loading: %s is larger than %d bytes", n, maxMetadata)
+			}
+			meta[n] = b
+		}
+	}
+	// The rest of the stream (tar padding) belongs in the spool too.
+	if _, err := io.Copy(io.Discard, io.TeeReader(ctxReader{ctx, r}, spool)); err != nil {
+		return nil, fmt.Errorf("loading: %w", err)
+	}
+	switch {
+	case meta["index.json"] != nil && meta["oci-layout"] != nil:
+		return loadOCI(ctx, st, meta["index.json"])
+	case meta["manifest.json"] != nil:
+		return loadDockerArchive(ctx, st, spool.Name())
+	}
+	return nil, errors.New("loading: the archive is neither an OCI image layout (no index.json and oci-layout) nor a docker archive (no manifest.json)")
+}
+
+// loadOCI imports the images that index.json lists, whose blobs are in st.
+func loadOCI(ctx context.Context, st *store.Store, indexJSON []byte) ([]string, error) {
+	im, err := v1.ParseIndexManifest(bytes.NewReader(indexJSON))
+	if err != nil {
+		return nil, fmt.Errorf("loading: reading index.json: %w", err)
+	}
+	var out []string
+	for _, d := range im.Manifests {
+		desc := v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, Platform: d.Platform}
+		if desc.MediaType.IsIndex() {
+			desc, err = platformChild(st, desc, hostPlatform())
+			if err != nil {
+				return nil, fmt.Errorf("loading: %w", err)
+			}
+		}
+		if !desc.MediaType.IsImage() {
+			continue // an artifact, not an image
+		}
+		img, err := st.Image(desc)
+		if err != nil {
+			return nil, fmt.Errorf("loading %s: %w", desc.Digest, err)
+		}
+		// Every blob is in the store already; this checks so and records
+		// the layers' diffIDs.
+		if _, err := st.WriteImage(ctx, img); err != nil {
+			return nil, fmt.Errorf("loading %s: %w (the archive lacks a blob)", desc.Digest, err)
+		}
+		n := entryName(d.Annotations)
+		if n == "" {
+			out = append(out, desc.Digest.String())
+			continue
+		}
+		if err := st.Tag(n, desc); err != nil {
+			return nil, fmt.Errorf("loading %s: %w", n, err)
+		}
+		norm, _ := store.NormalizeName(n)
+		out = append(out, norm)
+	}
+	return out, nil
+}
+
+// entryName is the name of an index entry: its containerd name, else its
+// OCI ref name when that is a whole image name ("app:1", "reg/app") rather
+// than a bare tag ("latest"), which names nothing on its own.
+func entryName(ann map[string]string) string {
+	if n := ann[ContainerdNameAnnotation]; n != "" {
+		if _, err := name.ParseReference(n); err == nil {
+			return n
+		}
+	}
+	n := ann[store.RefNameAnnotation]
+	if n == "" || !strings.ContainsAny(n, ":/@") {
+		return ""
+	}
+	if _, err := name.ParseReference(n); err != nil {
+		return ""
+	}
+	return n
+}
+
+// platformChild returns the entry for want of the index desc, whose blobs
+// are in st.
+func platformChild(st *store.Store, desc v1.Descriptor, want v1.Platform) (v1.Descriptor, error) {
+	raw, err := st.ReadBlob(desc.Digest)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("reading index %s: %w", desc.Digest, err)
+	}
+	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("reading index %s: %w", desc.Digest, err)
+	}
+	var have []string
+	for _, d := range im.Manifests {
+		if d.Platform == nil {
+			continue
+		}
+		have = append(have, d.Platform.String())
+		if d.Platform.Satisfies(want) && d.MediaType.IsImage() && st.HasBlob(d.Digest) {
+			return v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, Platform: d.Platform}, nil
+		}
+	}
+	return v1.Descriptor{}, fmt.Errorf("index %s has no %s image in the archive (it lists %s)", desc.Digest, want, strings.Join(have, ", "))
+}
+
+// loadDockerArchive imports the images of a docker-archive tar at path.
+func loadDockerArchive(ctx context.Context, st *store.Store, path string) ([]string, error) {
+	opener := func() (io.ReadCloser, error) { return os.Open(path) }
+	m, err := tarball.LoadManifest(opener)
+	if err != nil {
+		return nil, fmt.Errorf("loading: reading manifest.json: %w", err)
+	}
+	var out []string
+	for i, entry := range m {
+		var tag *name.Tag
+		if len(entry.RepoTags) > 0 {
+			t, err := name.NewTag(entry.RepoTags[0])
+			if err != nil {
+				return nil, fmt.Errorf("loading: image %d: %w", i, err)
+			}
+			tag = &t
+		} else if len(m) > 1 {
+			return nil, fmt.Errorf("loading: image %d of the archive has no name, and unnamed images can be read only from an archive holding one", i)
+		}
+		img, err := tarball.Image(opener, tag)
+		if err != nil {
+			return nil, fmt.Errorf("loading: image %d: %w", i, err)
+		}
+		desc, err := st.WriteImage(ctx, img)
+		if err != nil {
+			return nil, fmt.Errorf("loading: image %d: %w", i, err)
+		}
+		if len(entry.RepoTags) == 0 {
+			out = append(out, desc.Digest.String())
+		}
+		for _, n := range entry.RepoTags {
+			if err := st.Tag(n, desc); err != nil {
+				return nil, fmt.Errorf("loading %s: %w", n, err)
+			}
+			norm, _ := store.NormalizeName(n)
+			out = append(out, norm)
+		}
+	}
+	return out, nil
+}
+
+// hostPlatform is the platform Load picks from a multi-platform index.
+func hostPlatform() v1.Platform {
+	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+}

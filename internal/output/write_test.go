@@ -1,0 +1,431 @@
+package output
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/whittle-build/whittle/internal/resolve"
+	"github.com/whittle-build/whittle/internal/store"
+)
+
+func mustParse(t *testing.T, s string) Spec {
+	t.Helper()
+	spec, err := Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
+}
+
+func TestWriteImageTagsTheStore(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	desc := storeImage(t, st, testImage(t, "1"))
+	if err := Write(ctx, st, desc, []string{"app:1", "example.com/team/app:2"}, mustParse(t, "type=image"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"app:1", "app", "example.com/team/app:2"} {
+		got, err := st.Lookup(n)
+		if n == "app" {
+			if err == nil {
+				t.Errorf("app:latest was tagged")
+			}
+			continue
+		}
+		if err != nil || got.Digest != desc.Digest {
+			t.Errorf("Lookup(%s) = %v, %v", n, got.Digest, err)
+		}
+	}
+	// name= wins over the build's names.
+	if err := Write(ctx, st, desc, []string{"ignored:1"}, mustParse(t, "type=image,name=other:3"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Lookup("ignored:1"); err == nil {
+		t.Error("names were used although name= was given")
+	}
+	if _, err := st.Lookup("other:3"); err != nil {
+		t.Error(err)
+	}
+	if err := Write(ctx, st, desc, nil, mustParse(t, "type=image,push=true"), Options{}); err == nil {
+		t.Error("push=true without a name did not fail")
+	}
+}
+
+func TestWriteOCIDirectory(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	one := storeImage(t, st, testImage(t, "1"))
+	two := storeImage(t, st, testImage(t, "2"))
+	three := storeImage(t, st, testImage(t, "3"))
+	dir := filepath.Join(t.TempDir(), "layout")
+	spec := mustParse(t, "type=oci,dest="+dir)
+	if err := Write(ctx, st, one, []string{"app:1"}, spec, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(ctx, st, two, []string{"app:2", "example.com/other:2"}, spec, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// app:1 again, now another image: replaces the entry, keeps the rest.
+	if err := Write(ctx, st, three, []string{"app:1"}, spec, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]v1.Hash{}
+	for _, d := range im.Manifests {
+		got[d.Annotations[ContainerdNameAnnotation]+" "+d.Annotations[store.RefNameAnnotation]] = d.Digest
+	}
+	want := map[string]v1.Hash{
+		"docker.io/library/app:1 1": three.Digest,
+		"docker.io/library/app:2 2": two.Digest,
+		"example.com/other:2 2":     two.Digest,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("index.json entries (-want +got):\n%s", diff)
+	}
+
+	// whittle reads it back.
+	res, err := resolve.New(resolve.Options{Store: openStore(t)}).Image(ctx, "oci-layout://"+dir+":app:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Descriptor.Digest != two.Digest {
+		t.Errorf("read back %s, want %s", res.Descriptor.Digest, two.Digest)
+	}
+
+	t.Run("skopeo", func(t *testing.T) {
+		skopeo := needTool(t, "skopeo")
+		var info struct{ Digest string }
+		if err := json.Unmarshal([]byte(run(t, skopeo, "inspect", "oci:"+dir+":1")), &info); err != nil {
+			t.Fatal(err)
+		}
+		if info.Digest != three.Digest.String() {
+			t.Errorf("skopeo inspect oci:DIR:1 says %s, want %s", info.Digest, three.Digest)
+		}
+	})
+	t.Run("umoci", func(t *testing.T) {
+		umoci := needTool(t, "umoci")
+		bundle := filepath.Join(t.TempDir(), "bundle")
+		// ":2" would be ambiguous to umoci: app:2 and other:2 share the tag.
+		args := []string{"unpack", "--image", dir + ":1", bundle}
+		if os.Geteuid() != 0 {
+			args = append([]string{"--log", "error"}, append([]string{"unpack", "--rootless"}, args[1:]...)...)
+		}
+		run(t, umoci, args...)
+		checkFilesystem(t, filepath.Join(bundle, "rootfs"), "3")
+	})
+}
+
+// checkFilesystem checks the final filesystem of testImage(salt) in dir.
+func checkFilesystem(t *testing.T, dir, salt string) {
+	t.Helper()
+	for f, want := range map[string]string{"c": "c" + salt, "dir/b": "b" + salt} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if string(b) != want {
+			t.Errorf("%s holds %q, want %q", f, b, want)
+		}
+	}
+	for _, gone := range []string{"a", ".wh.a"} {
+		if _, err := os.Lstat(filepath.Join(dir, gone)); err == nil {
+			t.Errorf("%s is there; the whiteout should have removed it", gone)
+		}
+	}
+}
+
+func TestWriteOCITarAndDocker(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	img := testImage(t, "1")
+	desc := storeImage(t, st, img)
+	dir := t.TempDir()
+	ociTar := filepath.Join(dir, "app-oci.tar")
+	dockerTar := filepath.Join(dir, "app-docker.tar")
+	if err := Write(ctx, st, desc, []string{"app:1"}, mustParse(t, "type=oci,tar=true,dest="+ociTar), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(ctx, st, desc, []string{"app:1", "example.com/app:2"}, mustParse(t, "type=docker,dest="+dockerTar), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{ociTar, dockerTar} {
+		ents, _ := os.ReadDir(filepath.Dir(f))
+		for _, e := range ents {
+			if strings.Contains(e.Name(), ".tmp-") {
+				t.Errorf("temporary file left: %s", e.Name())
+			}
+		}
+	}
+	f, _ := os.Open(ociTar)
+	names := tarNames(t, f)
+	f.Close()
+	if slices.Contains(names, "manifest.json") || !slices.Contains(names, "index.json") || !slices.Contains(names, "oci-layout") {
+		t.Errorf("OCI tar entries: %v", names)
+	}
+
+	// go-containerregistry reads the docker archive by its manifest.json.
+	tag, _ := name.NewTag("example.com/app:2")
+	fromDocker, err := tarball.ImageFromPath(dockerTar, &tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantConfig, _ := img.ConfigName()
+	if got, _ := fromDocker.ConfigName(); got != wantConfig {
+		t.Errorf("docker archive config %s, want %s", got, wantConfig)
+	}
+	m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(dockerTar) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 1 || !cmp.Equal(m[0].RepoTags, []string{"app:1", "example.com/app:2"}) {
+		t.Errorf("manifest.json: %+v", m)
+	}
+
+	t.Run("skopeo", func(t *testing.T) {
+		skopeo := needTool(t, "skopeo")
+		var info struct {
+			Digest string
+			Layers []string
+		}
+		if err := json.Unmarshal([]byte(run(t, skopeo, "inspect", "oci-archive:"+ociTar+":1")), &info); err != nil {
+			t.Fatal(err)
+		}
+		if info.Digest != desc.Digest.String() {
+			t.Errorf("skopeo inspect oci-archive: digest %s, want %s", info.Digest, desc.Digest)
+		}
+		out := run(t, skopeo, "inspect", "--config", "docker-archive:"+dockerTar+":app:1")
+		var cfg v1.ConfigFile
+		if err := json.Unmarshal([]byte(out), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if !cmp.Equal(cfg.Config.Cmd, []string{"/c"}) || len(cfg.RootFS.DiffIDs) != 2 {
+			t.Errorf("skopeo inspect docker-archive: config %+v", cfg)
+		}
+		// skopeo copies the archive into a directory with every layer
+		// verified against the config's diffIDs.
+		run(t, skopeo, "copy", "docker-archive:"+dockerTar+":example.com/app:2", "oci:"+filepath.Join(t.TempDir(), "copy")+":x")
+	})
+}
+
+func TestWriteFilesystem(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	desc := storeImage(t, st, testImage(t, "1"))
+	dir := t.TempDir()
+
+	file := filepath.Join(dir, "rootfs.tar")
+	if err := Write(ctx, st, desc, nil, mustParse(t, "type=tar,dest="+file), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got, want := tarNames(t, f), []string{"c", "dir", "dir/b"}; !cmp.Equal(got, want) {
+		t.Errorf("type=tar entries %v, want %v", got, want)
+	}
+
+	var stdout bytes.Buffer
+	if err := Write(ctx, st, desc, nil, mustParse(t, "-"), Options{Stdout: &stdout}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tarNames(t, &stdout); !cmp.Equal(got, []string{"c", "dir", "dir/b"}) {
+		t.Errorf("tar on stdout: %v", got)
+	}
+
+	out := filepath.Join(dir, "out")
+	if err := Write(ctx, st, desc, nil, mustParse(t, out), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	checkFilesystem(t, out, "1")
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	src := openStore(t)
+	a := storeImage(t, src, testImage(t, "a"))
+	b := storeImage(t, src, testImage(t, "b"))
+	for n, d := range map[string]v1.Descriptor{"app:a": a, "example.com/team/app:b": b, "app:also-b": b} {
+		if err := src.Tag(n, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, format := range []string{FormatDocker, FormatOCI} {
+		t.Run(format, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Save(ctx, src, []string{"app:a", "example.com/team/app:b", "app:also-b"}, &buf, format); err != nil {
+				t.Fatal(err)
+			}
+			saved := buf.Bytes()
+			// Reproducible: the same images give the same bytes.
+			var again bytes.Buffer
+			if err := Save(ctx, src, []string{"app:a", "example.com/team/app:b", "app:also-b"}, &again, format); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(saved, again.Bytes()) {
+				t.Error("two saves of the same images differ")
+			}
+			dst := openStore(t)
+			names, err := Load(ctx, dst, bytes.NewReader(saved))
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(names)
+			if want := []string{"app:a", "app:also-b", "example.com/team/app:b"}; !cmp.Equal(names, want) {
+				t.Errorf("loaded names %v, want %v", names, want)
+			}
+			for n, want := range map[string]v1.Hash{"app:a": a.Digest, "example.com/team/app:b": b.Digest, "app:also-b": b.Digest} {
+				got, err := dst.Lookup(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Digest != want {
+					t.Errorf("%s: digest %s after the round trip, want %s", n, got.Digest, want)
+				}
+			}
+			// Layers read back whole, diffIDs recorded.
+			img, _ := dst.Lookup("app:a")
+			out := filepath.Join(t.TempDir(), "fs")
+			if err := Write(ctx, dst, img, nil, mustParse(t, out), Options{}); err != nil {
+				t.Fatal(err)
+			}
+			checkFilesystem(t, out, "a")
+		})
+	}
+	if err := Save(ctx, src, []string{"missing:1"}, io.Discard, ""); err == nil {
+		t.Error("saved an image the store does not have")
+	}
+	if err := Save(ctx, src, []string{"app:a"}, io.Discard, "zip"); err == nil {
+		t.Error("accepted format zip")
+	}
+}
+
+func TestLoadForeignArchives(t *testing.T) {
+	ctx := context.Background()
+	img := testImage(t, "x")
+	wantConfig, _ := img.ConfigName()
+
+	t.Run("go-containerregistry docker archive", func(t *testing.T) {
+		var buf bytes.Buffer
+		tag, _ := name.NewTag("example.com/x:1")
+		if err := tarball.Write(tag, img, &buf); err != nil {
+			t.Fatal(err)
+		}
+		st := openStore(t)
+		names, err := Load(ctx, st, &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !cmp.Equal(names, []string{"example.com/x:1"}) {
+			t.Errorf("names %v", names)
+		}
+		d, err := st.Lookup("example.com/x:1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := st.Image(d)
+		if c, _ := got.ConfigName(); c != wantConfig {
+			t.Errorf("config %s, want %s", c, wantConfig)
+		}
+	})
+	t.Run("skopeo docker-archive and oci-archive", func(t *testing.T) {
+		skopeo := needTool(t, "skopeo")
+		st := openStore(t)
+		desc := storeImage(t, st, img)
+		dir := t.TempDir()
+		layoutDir := filepath.Join(dir, "layout")
+		if err := Write(ctx, st, desc, []string{"x:1"}, mustParse(t, "type=oci,dest="+layoutDir), Options{}); err != nil {
+			t.Fatal(err)
+		}
+		dockerTar := filepath.Join(dir, "skopeo-docker.tar")
+		ociTar := filepath.Join(dir, "skopeo-oci.tar")
+		run(t, skopeo, "copy", "oci:"+layoutDir+":1", "docker-archive:"+dockerTar+":skopeo/x:2")
+		run(t, skopeo, "copy", "oci:"+layoutDir+":1", "oci-archive:"+ociTar+":skopeo/x:3")
+		for file, want := range map[string]string{dockerTar: "skopeo/x:2", ociTar: "skopeo/x:3"} {
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := openStore(t)
+			names, err := Load(ctx, dst, f)
+			f.Close()
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			if !cmp.Equal(names, []string{want}) {
+				t.Errorf("%s: names %v, want %s", file, names, want)
+			}
+			d, err := dst.Lookup(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := dst.Image(d)
+			if c, _ := got.ConfigName(); c != wantConfig {
+				t.Errorf("%s: config %s, want %s", file, c, wantConfig)
+			}
+			if file == ociTar && d.Digest != desc.Digest {
+				t.Errorf("oci-archive: digest %s, want %s (skopeo copies OCI to OCI unchanged)", d.Digest, desc.Digest)
+			}
+		}
+	})
+	t.Run("garbage", func(t *testing.T) {
+		if _, err := Load(ctx, openStore(t), strings.NewReader("not a tar")); err == nil {
+			t.Error("loaded garbage")
+		}
+		var buf bytes.Buffer
+		if err := newTar(&buf, map[string]string{"hello.txt": "hi"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(ctx, openStore(t), &buf); err == nil || !strings.Contains(err.Error(), "neither an OCI image layout") {
+			t.Errorf("a tar without images: %v", err)
+		}
+	})
+	t.Run("corrupt blob", func(t *testing.T) {
+		st := openStore(t)
+		desc := storeImage(t, st, img)
+		if err := st.Tag("x:1", desc); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := Save(ctx, st, []string{"x:1"}, &buf, FormatOCI); err != nil {
+			t.Fatal(err)
+		}
+		// Flip one byte inside the first layer blob's content.
+		b := buf.Bytes()
+		m, _ := img.Manifest()
+		i := bytes.Index(b, []byte("blobs/sha256/"+m.Layers[0].Digest.Hex))
+		if i < 0 {
+			t.Fatal("layer not found in the archive")
+		}
+		b[i+512+20] ^= 0xff
+		if _, err := Load(ctx, openStore(t), bytes.NewReader(b)); err == nil || !strings.Contains(err.Error(), "digest") {
+			t.Errorf("a corrupt blob loaded: %v", err)
+		}
+	})
+}
