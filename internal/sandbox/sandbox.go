@@ -1,0 +1,68 @@
+package sandbox
+
+import (
+	"context"
+	"io"
+
+	"github.com/moby/sys/reexec"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// initName is the argv[0] under which the binary re-executes itself as a
+// sandbox child.
+const initName = "whittle-sandbox-init"
+
+func init() {
+	// reexec keeps its registry in a package variable; registering from an
+	// init function is the only way to have the entry point ready before
+	// main runs.
+	reexec.Register(initName, childMain)
+}
+
+// Init must be called first thing in main (and in TestMain of tests that
+// use Run). In a sandbox child it sets the sandbox up and executes the
+// command, so it never returns there; everywhere else it returns false at
+// once.
+func Init() bool {
+	return reexec.Init()
+}
+
+// Stdio is what the sandboxed process reads and writes. Files (*os.File)
+// are handed to it directly; other readers and writers are connected through
+// pipes. A nil field means /dev/null. With spec.Process.Terminal, the process
+// gets a pseudo-terminal instead and Stdin and Stdout are copied to and from
+// it (Stderr is unused: a terminal merges the two).
+type Stdio struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// Run runs spec.Process in new namespaces with spec.Root.Path as its root and
+// waits for it to exit. The spec is usually made by NewSpec.
+//
+// The process is PID 1 of its PID namespace. When it exits, every other
+// process of the namespace is killed and its mount namespace, with every
+// mount made for it, goes away. When ctx is done first, the process (and so
+// the whole namespace) is killed with SIGKILL and Run returns ctx.Err().
+//
+// Mount points: where a mount destination does not exist in the root
+// filesystem, Run creates it (a directory, or an empty file for a bind mount
+// of a file) inside the root filesystem before the process starts, and after
+// it exits removes again those that are still empty and restores the
+// modification time of the directory they were made in, unless the process
+// changed that directory itself. So a RUN leaves no /proc, /dev, /sys,
+// /etc/hosts or /etc/resolv.conf behind that the image did not have
+// (BuildKit's MountStubsCleaner). The working directory, in contrast, is
+// created when missing and kept, as BuildKit does.
+//
+// /etc/hosts: unless spec.Mounts has one, Run writes a hosts file with
+// localhost and spec.Hostname and binds it read-only at /etc/hosts.
+//
+// Errors: *ExitError when the process exited non-zero, was killed, or could
+// not be executed (127: not found in the PATH of spec.Process.Env; 126: not
+// executable); *SetupError when the sandbox could not be set up, naming the
+// step that failed; ctx.Err() when ctx was cancelled.
+func Run(ctx context.Context, spec *specs.Spec, stdio Stdio) error {
+	return run(ctx, spec, stdio)
+}
