@@ -169,7 +169,11 @@ func TestApplyMetadata(t *testing.T) {
 	f.hdr.Mode = 0o4711
 	ro := dirEntry("ro/")
 	ro.hdr.Mode = 0o555
-	layer := makeTar(t, d, f, l, ro, reg("ro/inside", "x"))
+	// Outside the 1678-2262 range of UnixNano, inside ext4's and tmpfs's.
+	future, past := reg("future", "f"), reg("past", "p")
+	future.hdr.ModTime = time.Date(2400, 1, 2, 3, 4, 5, 0, time.UTC)
+	past.hdr.ModTime = time.Date(1910, 1, 2, 3, 4, 5, 0, time.UTC)
+	layer := makeTar(t, d, f, l, ro, reg("ro/inside", "x"), future, past)
 	dir := t.TempDir()
 	apply(t, dir, layer, ApplyOptions{NoChown: true})
 
@@ -182,6 +186,8 @@ func TestApplyMetadata(t *testing.T) {
 		{"d/f", 0o4711, testTime},
 		{"d/l", 0, linkTime},
 		{"ro", 0o555, testTime},
+		{"future", 0o644, future.hdr.ModTime},
+		{"past", 0o644, past.hdr.ModTime},
 	}
 	for _, c := range checks {
 		st, err := lstat(filepath.Join(dir, c.path))

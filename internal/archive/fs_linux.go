@@ -179,7 +179,11 @@ func chmod(path string, perm uint32) error {
 // lutimes sets the access and modification times of path, not following a
 // final symlink.
 func lutimes(path string, atime, mtime time.Time) error {
-	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+	// Not UnixNano: it overflows outside 1678-2262, and tars can say anything.
+	ts := []unix.Timespec{
+		{Sec: atime.Unix(), Nsec: int64(atime.Nanosecond())},
+		{Sec: mtime.Unix(), Nsec: int64(mtime.Nanosecond())},
+	}
 	if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return &os.PathError{Op: "utimensat", Path: path, Err: err}
 	}
