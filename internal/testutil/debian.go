@@ -38,10 +38,7 @@ var DebianVariants = []string{"minbase", "golang", "python", "static-extract", "
 
 // TestCacheDir returns $WHITTLE_TEST_CACHE, or DefaultTestCache.
 func TestCacheDir() string {
-	if d := os.Getenv("WHITTLE_TEST_CACHE"); d != "" {
-		return d
-	}
-	return DefaultTestCache
+	return envOr("WHITTLE_TEST_CACHE", DefaultTestCache)
 }
 
 // DebianRootfsTar returns the path of the mmdebstrap tarball of a variant

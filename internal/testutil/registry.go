@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -41,10 +40,7 @@ func Registry(t testing.TB) string {
 // nothing answers there (fails when CI=true).
 func LocalRegistry(t testing.TB) string {
 	t.Helper()
-	addr := os.Getenv("WHITTLE_TEST_REGISTRY")
-	if addr == "" {
-		addr = DefaultLocalRegistry
-	}
+	addr := envOr("WHITTLE_TEST_REGISTRY", DefaultLocalRegistry)
 	if err := pingRegistry(addr); err != nil {
 		unavailable(t, "no registry at %s (.ci/run starts one; see bench/peers.sh): %v", addr, err)
 	}
