@@ -65,11 +65,12 @@ for b in $BUILDERS; do
       note "whittle skipped: $WHITTLE has no working 'build' command"
       continue
     fi
-    # whittle's store is an OCI layout: put the same bases in it under the FROM names.
+    # whittle's store is an OCI layout: put the same bases in it under their normalized names
+    # (store.NormalizeName: Docker Hub without "library/", ":latest" added).
     for pair in busybox:latest=library/busybox:latest debian:bookworm=library/debian:bookworm \
       golang:bookworm=library/golang:bookworm python:bookworm=library/python:bookworm \
-      gcr.io/distroless/static-debian12=distroless/static-debian12:latest \
-      gcr.io/distroless/python3-debian12=distroless/python3-debian12:latest; do
+      gcr.io/distroless/static-debian12:latest=distroless/static-debian12:latest \
+      gcr.io/distroless/python3-debian12:latest=distroless/python3-debian12:latest; do
       skopeo copy --quiet --src-tls-verify=false "docker://$REGISTRY/${pair#*=}" "oci:$whittle_root:${pair%%=*}" ||
         note "could not seed $whittle_root with ${pair%%=*}"
     done
