@@ -182,7 +182,7 @@ table() {
   local cols=() b
   for b in $BUILDERS; do [ -n "${have[$b]:-}" ] && cols+=("$b"); done
   echo "Medians of $RUNS runs, seconds, on $(nproc) cores ($(date -u +%Y-%m-%d)); ratio = builder / buildctl."
-  echo "Load average (1/5/15 min) at the start: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "Load average (1/5/15 min) at the start: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg); niceness $(nice)."
   echo
   local head="| case | mode |" sep="|---|---|"
   for b in "${cols[@]}"; do
