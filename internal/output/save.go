@@ -166,14 +166,8 @@ func loadOCI(ctx context.Context, st *store.Store, indexJSON []byte) ([]string, 
 		if !desc.MediaType.IsImage() {
 			continue // an artifact, not an image
 		}
-		img, err := st.Image(desc)
-		if err != nil {
+		if err := recordLayers(st, desc); err != nil {
 			return nil, fmt.Errorf("loading %s: %w", desc.Digest, err)
-		}
-		// Every blob is in the store already; this checks so and records
-		// the layers' diffIDs.
-		if _, err := st.WriteImage(ctx, img); err != nil {
-			return nil, fmt.Errorf("loading %s: %w (the archive lacks a blob)", desc.Digest, err)
 		}
 		n := entryName(d.Annotations)
 		if n == "" {
@@ -276,4 +270,38 @@ func loadDockerArchive(ctx context.Context, st *store.Store, path string) ([]str
 // hostPlatform is the platform Load picks from a multi-platform index.
 func hostPlatform() v1.Platform {
 	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+}
+
+// recordLayers checks that the blobs of the image desc are in st and
+// records each layer's diffID, from the config, as WriteImage would; it
+// reads no layer.
+func recordLayers(st *store.Store, desc v1.Descriptor) error {
+	raw, err := st.ReadBlob(desc.Digest)
+	if err != nil {
+		return fmt.Errorf("the archive lacks the manifest: %w", err)
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("reading the manifest: %w", err)
+	}
+	rawCfg, err := st.ReadBlob(m.Config.Digest)
+	if err != nil {
+		return fmt.Errorf("the archive lacks the config: %w", err)
+	}
+	cfg, err := v1.ParseConfigFile(bytes.NewReader(rawCfg))
+	if err != nil {
+		return fmt.Errorf("reading the config: %w", err)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
+		return fmt.Errorf("the config lists %d layers, the manifest %d", len(cfg.RootFS.DiffIDs), len(m.Layers))
+	}
+	for i, l := range m.Layers {
+		if !st.HasBlob(l.Digest) {
+			return fmt.Errorf("the archive lacks layer %s: %w", l.Digest, store.ErrNotFound)
+		}
+		if err := st.AddLayerBlob(cfg.RootFS.DiffIDs[i], l); err != nil {
+			return err
+		}
+	}
+	return nil
 }
