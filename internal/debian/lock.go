@@ -9,7 +9,6 @@ import (
 	"sort"
 
 	"github.com/moby/sys/atomicwriter"
-	"pault.ag/go/debian/version"
 )
 
 // LockVersion is the format version written into lock files.
@@ -155,7 +154,7 @@ func ReadLock(r io.Reader) (*Lock, error) {
 		if !validPackageName(p.Name) {
 			return nil, fmt.Errorf("%s: invalid name", what)
 		}
-		if _, err := version.Parse(p.Version); err != nil {
+		if _, err := ParseVersion(p.Version); err != nil {
 			return nil, fmt.Errorf("%s: version %q: %w", what, p.Version, err)
 		}
 		if p.Architecture == "" || p.Suite == "" {
@@ -211,7 +210,7 @@ func (l *Lock) Fetchable(repos []Repository) ([]*Package, error) {
 		if !ok {
 			return nil, fmt.Errorf("lock: package %s comes from suite %s, which no configured repository serves", lp.Name, lp.Suite)
 		}
-		v, err := version.Parse(lp.Version)
+		v, err := ParseVersion(lp.Version)
 		if err != nil {
 			return nil, fmt.Errorf("lock: package %s: version %q: %w", lp.Name, lp.Version, err)
 		}

@@ -146,7 +146,7 @@ func packageFromParagraph(para *control.Paragraph, raw []byte, download bool) (*
 	if !validPackageName(name) {
 		return nil, fmt.Errorf("package name %q is not valid", name)
 	}
-	ver, err := version.Parse(v["Version"])
+	ver, err := ParseVersion(v["Version"])
 	if err != nil {
 		return nil, fmt.Errorf("package %s: version %q: %w", name, v["Version"], err)
 	}

@@ -123,7 +123,7 @@ func alternativeFrom(p dependency.Possibility) (Alternative, error) {
 	}
 	if p.Arch != nil {
 		a.ArchQualifier = p.Arch.String()
-		if a.ArchQualifier == "" || strings.ContainsAny(a.ArchQualifier, " \t") {
+		if !validArch(a.ArchQualifier) {
 			return a, fmt.Errorf("%s: empty or malformed architecture qualifier", p.Name)
 		}
 	}
@@ -133,7 +133,7 @@ func alternativeFrom(p dependency.Possibility) (Alternative, error) {
 		default:
 			return a, fmt.Errorf("%s: unknown operator %q", p.Name, p.Version.Operator)
 		}
-		v, err := version.Parse(p.Version.Number)
+		v, err := ParseVersion(p.Version.Number)
 		if err != nil {
 			return a, fmt.Errorf("%s: version %q: %w", p.Name, p.Version.Number, err)
 		}
@@ -158,4 +158,36 @@ func ParseRequest(s string) (Alternative, error) {
 		return Alternative{}, fmt.Errorf("parsing request %q: want exactly one package", s)
 	}
 	return rels[0][0], nil
+}
+
+// ParseVersion parses a Debian version with pault.ag/go/debian/version and
+// adds the checks dpkg makes that it leaves out: the upstream part must not
+// be empty ("-1") and neither may a revision after a hyphen ("1.0-").
+func ParseVersion(s string) (version.Version, error) {
+	v, err := version.Parse(s)
+	if err != nil {
+		return v, err
+	}
+	if v.Version == "" {
+		return v, fmt.Errorf("version %q has an empty upstream part", s)
+	}
+	if strings.HasSuffix(strings.TrimSpace(s), "-") {
+		return v, fmt.Errorf("version %q has an empty revision", s)
+	}
+	return v, nil
+}
+
+// validArch checks an architecture name or qualifier: lower-case ASCII
+// letters, digits and '-'.
+func validArch(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -165,7 +165,7 @@ func VerifyInRelease(data []byte, keys Keyring, suite string, now time.Time) (*R
 		if errors.Is(err, pgperrors.ErrUnknownIssuer) {
 			reason = "signed by a key that is not in the keyring"
 		} else if errors.Is(err, pgperrors.ErrSignatureExpired) || errors.Is(err, pgperrors.ErrKeyExpired) {
-			reason = "signature or signing key expired: " + err.Error()
+			reason = "signature or signing key expired or not yet valid (check the clock): " + err.Error()
 		}
 		return nil, &VerifyError{What: "InRelease", Reason: reason, Err: err}
 	}

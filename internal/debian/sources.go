@@ -225,6 +225,14 @@ func ParseSourcesDeb822(name string, r io.Reader) ([]Source, error) {
 // The input never starts with an OpenPGP armor line here (callers verify
 // and strip signatures first), so no signature handling is involved.
 func parseParagraph(data []byte) (*control.Paragraph, error) {
+	// The parser appends each continuation line by copying the field's
+	// value so far, so its cost grows with lines × bytes. Real stanzas are
+	// far below this bound (Debian's largest InRelease, sid's, is ~2,000
+	// lines × 190 KB ≈ 2^28.5); hostile ones above it would take seconds
+	// to minutes.
+	if lines := int64(bytes.Count(data, []byte("\n"))); lines*int64(len(data)) > maxParagraphCost {
+		return nil, fmt.Errorf("parsing stanza: too large (%d lines, %d bytes)", lines, len(data))
+	}
 	r, err := control.NewParagraphReader(bytes.NewReader(data), nil)
 	if err != nil {
 		return nil, fmt.Errorf("parsing stanza: %w", err)
@@ -238,6 +246,9 @@ func parseParagraph(data []byte) (*control.Paragraph, error) {
 	}
 	return p, nil
 }
+
+// maxParagraphCost bounds lines × bytes of one stanza (see parseParagraph).
+const maxParagraphCost = 1 << 31
 
 // splitList splits an option value on commas and white space.
 func splitList(s string) []string {
