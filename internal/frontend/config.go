@@ -3,6 +3,7 @@ package frontend
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -20,6 +21,7 @@ import (
 func (l *lowering) dispatchEnv(s *stage, c *instructions.EnvCommand, cmd command, lint *linter.Linter) error {
 	st := &s.state
 	msg := "ENV"
+	st.config.Env = slices.Clone(st.config.Env)
 	for _, e := range c.Env {
 		if e.NoDelim {
 			lint.Run(&linter.RuleLegacyKeyValueFormat, c.Location(), linter.RuleLegacyKeyValueFormat.Format(c.Name()))
@@ -36,9 +38,9 @@ func (l *lowering) dispatchEnv(s *stage, c *instructions.EnvCommand, cmd command
 func (l *lowering) dispatchLabel(s *stage, c *instructions.LabelCommand, cmd command, lint *linter.Linter) error {
 	st := &s.state
 	msg := "LABEL"
-	if st.config.Labels == nil {
-		st.config.Labels = make(map[string]string, len(c.Labels))
-	}
+	labels := make(map[string]string, len(st.config.Labels)+len(c.Labels))
+	maps.Copy(labels, st.config.Labels)
+	st.config.Labels = labels
 	for _, kv := range c.Labels {
 		if kv.NoDelim {
 			lint.Run(&linter.RuleLegacyKeyValueFormat, c.Location(), linter.RuleLegacyKeyValueFormat.Format(c.Name()))
@@ -116,15 +118,17 @@ func (l *lowering) dispatchHealthcheck(s *stage, c *instructions.HealthCheckComm
 
 func (l *lowering) dispatchVolume(s *stage, c *instructions.VolumeCommand, cmd command) error {
 	st := &s.state
-	if st.config.Volumes == nil {
-		st.config.Volumes = map[string]struct{}{}
+	volumes := maps.Clone(st.config.Volumes)
+	if volumes == nil {
+		volumes = map[string]struct{}{}
 	}
 	for _, v := range c.Volumes {
 		if v == "" {
 			return errors.New("VOLUME specified can not be an empty string")
 		}
-		st.config.Volumes[v] = struct{}{}
+		volumes[v] = struct{}{}
 	}
+	st.config.Volumes = volumes
 	l.op(s, cmd, plan.KindConfig, fmt.Sprintf("VOLUME %v", c.Volumes))
 	return nil
 }

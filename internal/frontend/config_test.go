@@ -1,10 +1,13 @@
 package frontend_test
 
 import (
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/whittle-build/whittle/internal/frontend"
@@ -118,6 +121,35 @@ func TestConfigPerOp(t *testing.T) {
 	}
 	if got := p.Target.Ops[0].Config.Labels; got != nil {
 		t.Errorf("labels before LABEL = %v", got)
+	}
+
+	// Ops share unchanged fields, so a later instruction must never change
+	// an earlier op's config.
+	p = lower(t, "FROM busybox\nLABEL a=1\nLABEL a=2\nEXPOSE 1\nEXPOSE 2\nVOLUME /a\nVOLUME /b\nONBUILD RUN a\nONBUILD RUN b\n", frontend.Options{})
+	type snap struct {
+		Labels  map[string]string
+		Ports   []string
+		Volumes []string
+		OnBuild []string
+	}
+	var got []snap
+	for _, op := range p.Target.Ops {
+		c := op.Config
+		got = append(got, snap{c.Labels, slices.Sorted(maps.Keys(c.ExposedPorts)), slices.Sorted(maps.Keys(c.Volumes)), c.OnBuild})
+	}
+	a1, a2 := map[string]string{"a": "1"}, map[string]string{"a": "2"}
+	wantSnaps := []snap{
+		{Labels: a1},
+		{Labels: a2},
+		{Labels: a2, Ports: []string{"1/tcp"}},
+		{Labels: a2, Ports: []string{"1/tcp", "2/tcp"}},
+		{Labels: a2, Ports: []string{"1/tcp", "2/tcp"}, Volumes: []string{"/a"}},
+		{Labels: a2, Ports: []string{"1/tcp", "2/tcp"}, Volumes: []string{"/a", "/b"}},
+		{Labels: a2, Ports: []string{"1/tcp", "2/tcp"}, Volumes: []string{"/a", "/b"}, OnBuild: []string{"RUN a"}},
+		{Labels: a2, Ports: []string{"1/tcp", "2/tcp"}, Volumes: []string{"/a", "/b"}, OnBuild: []string{"RUN a", "RUN b"}},
+	}
+	if diff := cmp.Diff(wantSnaps, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("configs per op (-want +got):\n%s", diff)
 	}
 }
 

@@ -3,6 +3,7 @@ package frontend
 import (
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 
@@ -55,11 +56,21 @@ func (l *lowering) dispatchStage(s *stage) error {
 	s.dispatched = true
 	if s.named != nil {
 		// Replaced by a build context: the context is the stage's result.
+		// BuildKit keeps an empty config for a directory context here, and
+		// the image's config (without adding PATH) for an image.
+		st := &s.state
+		st.env, st.dir = &envList{}, "/"
 		if s.image != nil {
-			s.state.config = cloneConfig(s.image.Config.Config)
-			s.state.author = s.image.Config.Author
-		} else {
-			s.state.config = emptyConfig()
+			st.config = cloneConfig(s.image.Config.Config)
+			st.author = s.image.Config.Author
+			for _, kv := range st.config.Env {
+				k, v, _ := strings.Cut(kv, "=")
+				st.env = st.env.set(k, v)
+			}
+			if wd := st.config.WorkingDir; wd != "" {
+				st.dir = path.Join("/", wd)
+			}
+			st.user = st.config.User
 		}
 		return nil
 	}
@@ -165,7 +176,7 @@ func (l *lowering) dispatch(s *stage, cmd command) error {
 		st.author = c.Maintainer
 		l.op(s, cmd, plan.KindConfig, "MAINTAINER "+c.Maintainer)
 	case *instructions.OnbuildCommand:
-		st.config.OnBuild = append(st.config.OnBuild, c.Expression)
+		st.config.OnBuild = append(slices.Clone(st.config.OnBuild), c.Expression)
 		l.op(s, cmd, plan.KindConfig, "") // BuildKit writes no history for ONBUILD
 	case *instructions.CmdCommand:
 		return l.dispatchCmd(s, c, cmd, lint)
@@ -192,7 +203,10 @@ func (l *lowering) dispatch(s *stage, cmd command) error {
 	return nil
 }
 
-// op appends an operation with the stage's config as it is now.
+// op appends an operation with the stage's config as it is now. Ops share
+// the config's slices and maps: instruction handlers replace a field with a
+// changed copy and never change one in place, so one large field (EXPOSE of a
+// port range) is not copied for every later op.
 func (l *lowering) op(s *stage, cmd command, kind plan.Kind, createdBy string) *plan.Op {
 	text := cmd.Name()
 	if str, ok := cmd.Command.(fmt.Stringer); ok {
@@ -206,7 +220,7 @@ func (l *lowering) op(s *stage, cmd command, kind plan.Kind, createdBy string) *
 		Location:    location(l.file, cmd.Location()),
 		Instruction: text,
 		CreatedBy:   createdBy,
-		Config:      cloneConfig(s.state.config),
+		Config:      s.state.config, // shared: handlers copy a field before changing it
 		Author:      s.state.author,
 	}
 	s.state.ops = append(s.state.ops, o)

@@ -3,6 +3,7 @@ package frontend
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"strconv"
 	"strings"
@@ -33,12 +34,14 @@ func (l *lowering) dispatchExpose(s *stage, c *instructions.ExposeCommand, cmd c
 		}
 		ports = append(ports, pp...)
 	}
-	if st.config.ExposedPorts == nil {
-		st.config.ExposedPorts = map[string]struct{}{}
+	exposed := maps.Clone(st.config.ExposedPorts)
+	if exposed == nil {
+		exposed = map[string]struct{}{}
 	}
 	for _, p := range ports {
-		st.config.ExposedPorts[p] = struct{}{}
+		exposed[p] = struct{}{}
 	}
+	st.config.ExposedPorts = exposed
 	l.op(s, cmd, plan.KindConfig, fmt.Sprintf("EXPOSE %v", ports))
 	return nil
 }

@@ -276,6 +276,26 @@ COPY --from=build / /b
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 
+	// Stages built on a replaced stage start from the context's state: a
+	// directory gives "/" and the default PATH, an image its config.
+	p = lower(t, "FROM x AS dir\nFROM y AS img\nFROM dir\nRUN ls\nFROM img\nRUN pwd\n", frontend.Options{
+		Target:        "",
+		BuildContexts: map[string]string{"dir": "./vendor", "img": "docker-image://labelled"},
+	})
+	if diff := cmp.Diff([]string{"img", "stage-3"}, stageNames(p)); diff != "" || p.Stages[0].Base.Image == nil || len(p.Stages[0].Ops) != 0 {
+		t.Fatalf("stages %v, base %+v", stageNames(p), p.Stages[0].Base)
+	}
+	if got := runs(p.Target)[0]; got.Cwd != "/srv" || got.User != "www" || !cmp.Equal(got.Env, []string{"PATH=/bin", "A=base"}) {
+		t.Errorf("RUN on an image context: cwd %q user %q env %q", got.Cwd, got.User, got.Env)
+	}
+	p = lower(t, "FROM x AS dir\nFROM dir\nRUN ls\n", frontend.Options{BuildContexts: map[string]string{"dir": "./vendor"}})
+	if p.Stages[0].Base.Context != "dir" {
+		t.Errorf("dir stage base %+v", p.Stages[0].Base)
+	}
+	if got := runs(p.Target)[0]; got.Cwd != "/" || !cmp.Equal(got.Env, []string{defaultPath}) {
+		t.Errorf("RUN on a directory context: cwd %q env %q", got.Cwd, got.Env)
+	}
+
 	// oci-layout values go to the resolver whole.
 	r = newResolver()
 	r.images["oci-layout:///tmp/layout:v1"] = image("amd64", v1.Config{})
