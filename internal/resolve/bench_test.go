@@ -41,3 +41,23 @@ func BenchmarkPull(b *testing.B) {
 		st.Close()
 	}
 }
+
+// BenchmarkImportLayout resolves oci-layout:// of the Debian golang fixture
+// into a store that has its blobs already: what every build using it as a
+// base does.
+func BenchmarkImportLayout(b *testing.B) {
+	img := testutil.DebianImage(b, "golang")
+	dir := b.TempDir()
+	testutil.WriteOCILayout(b, img, dir, "golang")
+	st, err := store.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := New(Options{Store: st}).Image(ctx, "oci-layout://"+dir+":golang"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

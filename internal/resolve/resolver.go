@@ -143,6 +143,7 @@ func (r *Resolver) resolve(ctx context.Context, ref string, want v1.Platform) (*
 		return r.resolveName(ctx, src.name, want)
 	case fromLayout:
 		img, found, err = openLayout(src, ref, want)
+		img = configDiffIDs{img}
 	case fromArchive:
 		img, found, err = openArchive(src, ref, want)
 	}
