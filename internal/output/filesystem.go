@@ -32,13 +32,19 @@ func writeFilesystemDir(ctx context.Context, dir string, img v1.Image) error {
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", dir, err)
 	}
+	// The diffIDs come from the config: asking a stored layer would
+	// decompress it once more just to learn it.
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", dir, err)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(layers) {
+		return fmt.Errorf("writing %s: the config lists %d layers, the manifest %d", dir, len(cfg.RootFS.DiffIDs), len(layers))
+	}
 	root := os.Geteuid() == 0
 	opts := archive.ApplyOptions{NoChown: !root, NoDevices: !root}
 	for i, l := range layers {
-		diffID, err := l.DiffID()
-		if err != nil {
-			return fmt.Errorf("writing %s: layer %d: %w", dir, i, err)
-		}
+		diffID := cfg.RootFS.DiffIDs[i]
 		rc, err := l.Uncompressed()
 		if err != nil {
 			return fmt.Errorf("writing %s: layer %s: %w", dir, diffID, err)

@@ -3,7 +3,7 @@ package resolve
 import v1 "github.com/google/go-containerregistry/pkg/v1"
 
 // configDiffIDs wraps an image whose layers do not know their diffIDs (an
-// OCI layout's): its layers report the diffIDs the config lists, so that
+// OCI layout's, a docker archive's): its layers report the diffIDs the config lists, so that
 // writing it into the store does not decompress every layer to learn them.
 // A config that lies is caught when the store unpacks the layer, which
 // checks the content against the diffID.

@@ -146,6 +146,7 @@ func (r *Resolver) resolve(ctx context.Context, ref string, want v1.Platform) (*
 		img = configDiffIDs{img}
 	case fromArchive:
 		img, found, err = openArchive(src, ref, want)
+		img = configDiffIDs{img}
 	}
 	if err != nil {
 		return nil, err
