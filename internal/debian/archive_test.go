@@ -92,9 +92,14 @@ func TestArchiveGoodSignatureEndToEnd(t *testing.T) {
 		t.Fatal("second index lost hello")
 	}
 	debPath := "/debian/" + res.Packages[0].Filename
-	if _, err := c.Fetch(ctx, res.Packages[0]); err != nil {
+	d, err := c.Open(ctx, res.Packages[0])
+	if err != nil {
 		t.Fatal(err)
 	}
+	if d.Package.Name != "hello" {
+		t.Fatalf("Open gave %s", d.Package.Name)
+	}
+	d.Close()
 	if fa.hitCount(debPath) != 1 {
 		t.Errorf("cached .deb fetched %d times, want 1", fa.hitCount(debPath))
 	}

@@ -83,3 +83,13 @@ func (c *Client) download(ctx context.Context, url string, want FileHash, what s
 	})
 	return path, err
 }
+
+// Open fetches p (see Fetch) and opens the verified .deb with OpenDebFile.
+// The caller closes the Deb.
+func (c *Client) Open(ctx context.Context, p *Package) (*Deb, error) {
+	path, err := c.Fetch(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return OpenDebFile(path)
+}
