@@ -18,7 +18,8 @@
 #   WHITTLE    the whittle binary (default: go build ./cmd/whittle from this checkout; a
 #              builder that cannot be had is skipped with a note)
 #   BUILDERS   default "whittle buildah buildctl"
-#   CASES      default "go-single go-multi python-single python-multi parallel4 copy20k"
+#   CASES      default "python-single python-multi parallel4 copy20k go-multi go-single"
+#              (the noisy Go builds last)
 #   RUNS       default 3
 #   BUILDAH_ARGS  extra buildah build args (e.g. --jobs=4; default none, buildah's own default)
 #   BENCH_DIR  work dir (default: a new /var/tmp/whittle-bench.XXXXXX, removed at the end
@@ -35,7 +36,7 @@ source "$here/peers.sh"
 out_md=${1:-}
 RUNS=${RUNS:-3}
 BUILDERS=${BUILDERS:-"whittle buildah buildctl"}
-CASES=${CASES:-"go-single go-multi python-single python-multi parallel4 copy20k"}
+CASES=${CASES:-"python-single python-multi parallel4 copy20k go-multi go-single"}
 BUILDAH_ARGS=${BUILDAH_ARGS:-}
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/whittle-bench.XXXXXX)}
 mkdir -p "$work"
@@ -155,20 +156,6 @@ timed() {
   fi
 }
 
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-declare -A result
-for c in $CASES; do
-  read -r ctx df edit <<<"$(case_spec "$c")"
-  for b in $BUILDERS; do
-    [ -n "${have[$b]:-}" ] || continue
-    tag="$c:latest"
-    note "$c with $b"
-    result[$c,cold,$b]=$(timed "$c-$b-cold" "$(build_cmd "$b" "$ctx" "$df" "$tag" no-cache)")
-    result[$c,noop,$b]=$(timed "$c-$b-noop" --warmup 1 "$(build_cmd "$b" "$ctx" "$df" "$tag")")
-    result[$c,edit,$b]=$(timed "$c-$b-edit" --prepare "$edit" "$(build_cmd "$b" "$ctx" "$df" "$tag")")
-  done
-done
-
 # --- table -----------------------------------------------------------------------------------
 fmt() { [ "$1" = fail ] || [ -z "$1" ] && echo "${1:--}" || printf '%.2f' "$1"; }
 ratio() { # ratio A B: A/B to two places, or -
@@ -205,6 +192,22 @@ table() {
     done
   done
 }
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+declare -A result
+for c in $CASES; do
+  read -r ctx df edit <<<"$(case_spec "$c")"
+  for b in $BUILDERS; do
+    [ -n "${have[$b]:-}" ] || continue
+    tag="$c:latest"
+    note "$c with $b"
+    result[$c,cold,$b]=$(timed "$c-$b-cold" "$(build_cmd "$b" "$ctx" "$df" "$tag" no-cache)")
+    result[$c,noop,$b]=$(timed "$c-$b-noop" --warmup 1 "$(build_cmd "$b" "$ctx" "$df" "$tag")")
+    result[$c,edit,$b]=$(timed "$c-$b-edit" --prepare "$edit" "$(build_cmd "$b" "$ctx" "$df" "$tag")")
+    # The table so far, so that an interrupted run still leaves one.
+    [ -z "$out_md" ] || table >"$out_md"
+  done
+done
+
 table | tee ${out_md:+"$out_md"}
 
 # Leave buildah's store as it was: drop the bench images and their cache layers.
