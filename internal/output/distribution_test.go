@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/whittle-build/whittle/internal/registry"
 	"github.com/whittle-build/whittle/internal/resolve"
@@ -83,25 +84,39 @@ func testCA(t *testing.T, caDir, serverDir string) {
 	}
 }
 
+// htpasswdLine returns an htpasswd entry (bcrypt) for user: made by
+// apache2-utils' htpasswd when installed, else by Go's bcrypt, whose
+// $2a$ hashes docker-registry reads the same way.
+func htpasswdLine(t *testing.T, user, pass string) []byte {
+	t.Helper()
+	if p, err := exec.LookPath("htpasswd"); err == nil {
+		out, err := exec.Command(p, "-Bbn", user, pass).Output()
+		if err != nil {
+			t.Fatalf("htpasswd: %v", err)
+		}
+		return out
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pass), 5) // htpasswd -B's default cost
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(user + ":" + string(h) + "\n")
+}
+
 // distribution starts Debian's docker-registry on a free 127.0.0.1 port,
 // serving TLS with a certificate from a test CA and wanting basic auth as
-// user:pass (htpasswd, bcrypt). It returns the host:port and the
+// user:pass (an htpasswd file). It returns the host:port and the
 // directory holding ca.crt.
 func distribution(t *testing.T, user, pass string) (host, certDir string) {
 	t.Helper()
 	bin := needTool(t, "docker-registry")
-	htpasswd := needTool(t, "htpasswd")
 	dir := t.TempDir()
 	certDir = filepath.Join(dir, "certs")
 	serverDir := filepath.Join(dir, "server")
 	os.Mkdir(certDir, 0o700)
 	os.Mkdir(serverDir, 0o700)
 	testCA(t, certDir, serverDir)
-	out, err := exec.Command(htpasswd, "-Bbn", user, pass).Output()
-	if err != nil {
-		t.Fatalf("htpasswd: %v", err)
-	}
-	os.WriteFile(filepath.Join(dir, "htpasswd"), out, 0o600)
+	os.WriteFile(filepath.Join(dir, "htpasswd"), htpasswdLine(t, user, pass), 0o600)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
