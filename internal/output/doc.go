@@ -6,11 +6,12 @@
 //
 // The archives that Save and the docker/oci outputs write are OCI image
 // layouts in a tar (oci-layout, index.json, blobs/sha256/...). The docker
-// format adds docker's manifest.json, exactly as `docker save` does since
-// Docker 25, so that one file is read by `docker load`, skopeo
-// (docker-archive: and oci-archive:) and Load alike, and a save/load round
-// trip keeps every digest: blobs are copied byte for byte, never
-// recompressed.
+// format adds docker's manifest.json pointing at the same blobs, the
+// layout `docker save` uses since Docker 25 (layers stay compressed as
+// stored, which docker load accepts; no legacy "repositories" file), so
+// one file is read by docker load, skopeo (docker-archive: and
+// oci-archive:) and Load alike, and a save/load round trip keeps every
+// digest: blobs are copied byte for byte, never recompressed.
 //
 // In index.json each image's entry carries its full name in
 // io.containerd.image.name and its tag in org.opencontainers.image.ref.name,
