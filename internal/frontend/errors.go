@@ -18,6 +18,7 @@ type Error struct {
 	Err error
 }
 
+// Error returns the location, a colon and what is wrong.
 func (e *Error) Error() string { return e.Location.String() + ": " + e.Err.Error() }
 
 // Unwrap returns what is wrong.
