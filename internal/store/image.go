@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/whittle-build/whittle/internal/archive"
 )
 
 // Image returns the image whose manifest is desc. Blobs are read on first use.
@@ -59,9 +61,15 @@ func (i *storeImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	if h == m.Config.Digest {
 		return &storeBlob{s: i.s, desc: m.Config}, nil
 	}
-	for _, l := range m.Layers {
+	for n, l := range m.Layers {
 		if l.Digest == h {
-			return &storeBlob{s: i.s, desc: l}, nil
+			b := &storeBlob{s: i.s, desc: l}
+			// The config knows the diffID: spare ggcr decompressing the
+			// layer to learn it.
+			if cfg, err := partial.ConfigFile(i); err == nil && n < len(cfg.RootFS.DiffIDs) {
+				b.diffID = cfg.RootFS.DiffIDs[n]
+			}
+			return b, nil
 		}
 	}
 	return nil, fmt.Errorf("image %s has no layer %s", i.desc.Digest, h)
@@ -69,8 +77,29 @@ func (i *storeImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 
 // storeBlob is a compressed layer read from the store.
 type storeBlob struct {
-	s    *Store
-	desc v1.Descriptor
+	s      *Store
+	desc   v1.Descriptor
+	diffID v1.Hash
+}
+
+// DiffID returns the layer's diffID from the image config, computing it
+// only when the blob is not one of the image's layers.
+func (b *storeBlob) DiffID() (v1.Hash, error) {
+	if b.diffID != (v1.Hash{}) {
+		return b.diffID, nil
+	}
+	rc, err := b.Compressed()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	defer rc.Close()
+	r, _, err := archive.Decompress(rc)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	defer r.Close()
+	h, _, err := v1.SHA256(r)
+	return h, err
 }
 
 func (b *storeBlob) Digest() (v1.Hash, error)            { return b.desc.Digest, nil }
