@@ -30,7 +30,8 @@ type overlay struct {
 // their diffs are to be renamed (the store) and must support overlay upper
 // directories (see Supported). The mounts are made with index=off,
 // redirect_dir=off and metacopy=off, so an upper directory is a
-// self-contained layer, and with userxattr in a user namespace.
+// self-contained layer, and in a user namespace with userxattr (and
+// redirect_dir=nofollow, which userxattr needs).
 //
 // Lowers are passed one by one ("lowerdir+", Linux 6.8), so long layer
 // lists do not hit the one-page limit of mount options; older kernels get
@@ -259,11 +260,11 @@ type overlayOptions struct {
 // flags are the options every mount gets: an upper directory that does not
 // depend on the lowers or on an index.
 func (o overlayOptions) flags() [][2]string {
-	f := [][2]string{{"index", "off"}, {"redirect_dir", "off"}, {"metacopy", "off"}}
 	if o.userxattr {
-		f = append(f, [2]string{"userxattr", ""})
+		// "off" still follows redirects, which userxattr forbids.
+		return [][2]string{{"userxattr", ""}, {"index", "off"}, {"redirect_dir", "nofollow"}, {"metacopy", "off"}}
 	}
-	return f
+	return [][2]string{{"index", "off"}, {"redirect_dir", "off"}, {"metacopy", "off"}}
 }
 
 // errNoLowerdirPlus reports a kernel without fsconfig "lowerdir+".
