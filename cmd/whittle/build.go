@@ -1,0 +1,160 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/whittle-build/whittle/internal/archive"
+	"github.com/whittle-build/whittle/internal/build"
+	"github.com/whittle-build/whittle/internal/mountns"
+	"github.com/whittle-build/whittle/internal/output"
+	"github.com/whittle-build/whittle/internal/progress"
+)
+
+type buildFlags struct {
+	file, target, progress, iidfile, network, platform, compression, registryCA string
+	tags, buildArgs, outputs, insecure, contexts                                []string
+	noCache, pull, quiet, push                                                  bool
+	jobs                                                                        int
+}
+
+func newBuild(g *globals) *cobra.Command {
+	f := &buildFlags{}
+	cmd := &cobra.Command{
+		Use:   "build [flags] CONTEXT",
+		Short: "Build an image from a Dockerfile",
+		Long: `Build an image from a Dockerfile, with BuildKit's semantics: stages the
+target needs run concurrently, RUN steps run in Linux namespaces, and every
+step is cached by what it reads. The result goes to the local store (named
+by -t) unless --output says otherwise.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := f.options(args[0])
+			if err != nil {
+				return err
+			}
+			if err := mountns.Ensure(); err != nil {
+				return err
+			}
+			st, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			sink := progressSink(f.progress, f.quiet)
+			o.Progress = sink
+			res, err := build.Build(cmd.Context(), st, o)
+			sink.Close()
+			if err != nil {
+				return err
+			}
+			if f.quiet {
+				fmt.Println(res.Descriptor.Digest)
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.file, "file", "f", "", "the Dockerfile (default CONTEXT/Dockerfile)")
+	fl.StringArrayVarP(&f.tags, "tag", "t", nil, "name the image (name:tag); repeatable")
+	fl.StringVar(&f.target, "target", "", "the stage to build (default the last)")
+	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "set a build argument (KEY=VALUE, or KEY to take it from the environment); repeatable")
+	fl.BoolVar(&f.noCache, "no-cache", false, "run every step, ignoring the build cache")
+	fl.BoolVar(&f.pull, "pull", false, "ask registries for base images even when the store has them")
+	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, tty, json or quiet")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image digest")
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "where the result goes: type=image|oci|docker|tar|local|registry[,dest=PATH][,name=NAME][,push=true]; repeatable")
+	fl.BoolVar(&f.push, "push", false, "push the image to its registry (same as --output type=registry)")
+	fl.StringVar(&f.iidfile, "iidfile", "", "write the image's digest to this file")
+	fl.StringVar(&f.network, "network", "host", "network of RUN steps: host or none")
+	fl.StringVar(&f.platform, "platform", "", "target platform (default the host's, e.g. linux/amd64)")
+	fl.IntVar(&f.jobs, "jobs", 0, "how many steps may run at once (default the number of CPUs)")
+	fl.StringVar(&f.compression, "compression", "gzip", "compression of new layers: gzip, zstd or none")
+	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "a registry that may be reached over plain HTTP; repeatable")
+	fl.StringVar(&f.registryCA, "registry-ca", "", "a PEM file of extra CA certificates for registries")
+	fl.StringArrayVar(&f.contexts, "build-context", nil, "an extra named context: NAME=DIR, NAME=docker-image://REF or NAME=oci-layout://DIR; repeatable")
+	return cmd
+}
+
+func (f *buildFlags) options(contextDir string) (build.Options, error) {
+	o := build.Options{
+		ContextDir: contextDir, Dockerfile: f.file, Tags: f.tags, Target: f.target,
+		NoCache: f.noCache, Pull: f.pull, Platform: f.platform, IIDFile: f.iidfile,
+		Network: f.network, Jobs: f.jobs, Insecure: f.insecure, RegistryCA: f.registryCA,
+		BuildArgs: map[string]string{}, BuildContexts: map[string]string{},
+	}
+	if f.network != "host" && f.network != "none" {
+		return o, fmt.Errorf("--network=%s: want host or none", f.network)
+	}
+	for _, a := range f.buildArgs {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			// docker build --build-arg KEY takes the value from the environment.
+			var set bool
+			if v, set = os.LookupEnv(k); !set {
+				continue
+			}
+		}
+		o.BuildArgs[k] = v
+	}
+	for _, c := range f.contexts {
+		k, v, ok := strings.Cut(c, "=")
+		if !ok || k == "" || v == "" {
+			return o, fmt.Errorf("--build-context %q: want NAME=VALUE", c)
+		}
+		o.BuildContexts[k] = v
+	}
+	for _, s := range f.outputs {
+		spec, err := output.Parse(s)
+		if err != nil {
+			return o, err
+		}
+		o.Outputs = append(o.Outputs, spec)
+	}
+	if f.push {
+		o.Outputs = append(o.Outputs, output.Spec{Type: "registry"})
+	}
+	c, err := archive.ParseCompression(f.compression)
+	if err != nil {
+		return o, fmt.Errorf("--compression: %w", err)
+	}
+	o.Compression = c
+	if o.Epoch, err = build.EpochFromEnv(); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// progressSink picks the renderer: a live view on a terminal, plain text
+// otherwise (and in CI), JSON lines or nothing on request.
+func progressSink(mode string, quiet bool) progress.Sink {
+	if quiet {
+		mode = "quiet"
+	}
+	switch mode {
+	case "quiet":
+		return progress.Discard{}
+	case "json", "rawjson":
+		return progress.NewJSON(os.Stderr)
+	case "plain":
+		return progress.NewPlain(os.Stderr)
+	case "tty":
+		return progress.NewTTY(os.Stderr, termWidth())
+	}
+	if term.IsTerminal(int(os.Stderr.Fd())) && os.Getenv("CI") == "" && os.Getenv("TERM") != "dumb" {
+		return progress.NewTTY(os.Stderr, termWidth())
+	}
+	return progress.NewPlain(os.Stderr)
+}
+
+func termWidth() int {
+	w, _, err := term.GetSize(int(os.Stderr.Fd()))
+	if err != nil {
+		return 80
+	}
+	return w
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"errors"
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/whittle-build/whittle/internal/container"
+	"github.com/whittle-build/whittle/internal/mountns"
+	"github.com/whittle-build/whittle/internal/sandbox"
+	"github.com/whittle-build/whittle/internal/snapshot"
+)
+
+func newRun(g *globals) *cobra.Command {
+	var (
+		o          container.Options
+		entrypoint string
+		rm, tty    bool
+		interact   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
+		Short: "Run an image's command in the sandbox RUN steps use (for smoke tests)",
+		Long: `Run an image from the local store in the same sandbox as RUN steps, on a
+throw-away snapshot of its layers; changes are discarded (--rm is implied).
+The exit status is the process's.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := mountns.Ensure(); err != nil {
+				return err
+			}
+			st, err := g.open()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			d, err := st.Lookup(args[0])
+			if err != nil {
+				return err
+			}
+			img, err := st.Image(d)
+			if err != nil {
+				return err
+			}
+			dir, err := st.TempDir("run-")
+			if err != nil {
+				return err
+			}
+			snap, err := snapshot.NewOverlay(dir)
+			if err != nil || snapshot.Supported(dir) != nil {
+				if snap, err = snapshot.NewCopy(dir); err != nil {
+					return err
+				}
+			}
+			o.Args = args[1:]
+			if cmd.Flags().Changed("entrypoint") {
+				o.Entrypoint = []string{}
+				if entrypoint != "" {
+					o.Entrypoint = []string{entrypoint}
+				}
+			}
+			o.Terminal = tty && term.IsTerminal(int(os.Stdin.Fd()))
+			if interact || o.Terminal {
+				o.Stdin = os.Stdin
+			}
+			o.Stdout, o.Stderr = os.Stdout, os.Stderr
+			err = container.Run(cmd.Context(), st, snap, img, o)
+			var ee *sandbox.ExitError
+			if errors.As(err, &ee) && ee.Err == nil {
+				return exitCode(ee.Code)
+			}
+			return err
+		},
+	}
+	fl := cmd.Flags()
+	fl.SetInterspersed(false)
+	fl.BoolVar(&rm, "rm", true, "remove the container's changes when it exits (always)")
+	fl.BoolVarP(&tty, "tty", "t", false, "allocate a pseudo-terminal")
+	fl.BoolVarP(&interact, "interactive", "i", false, "keep standard input open")
+	fl.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable (KEY=VALUE); repeatable")
+	fl.StringVarP(&o.User, "user", "u", "", "user to run as (name or uid[:gid])")
+	fl.StringVarP(&o.Workdir, "workdir", "w", "", "working directory")
+	fl.StringVar(&entrypoint, "entrypoint", "", "override the image's ENTRYPOINT")
+	fl.StringVar(&o.Network, "network", "host", "network: host or none")
+	return cmd
+}

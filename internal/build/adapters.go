@@ -1,0 +1,85 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/whittle-build/whittle/internal/plan"
+	"github.com/whittle-build/whittle/internal/resolve"
+	"github.com/whittle-build/whittle/internal/sandbox"
+	"github.com/whittle-build/whittle/internal/snapshot"
+	"github.com/whittle-build/whittle/internal/step"
+	"github.com/whittle-build/whittle/internal/store"
+)
+
+// sandboxRunner runs RUN steps with package sandbox.
+type sandboxRunner struct{}
+
+func (sandboxRunner) Run(ctx context.Context, p *step.Process) error {
+	var mounts []specs.Mount
+	for _, m := range p.Mounts {
+		sm := specs.Mount{Destination: m.Target, Type: m.Type, Source: m.Source, Options: append([]string(nil), m.Options...)}
+		if m.Type == "bind" {
+			sm.Options = append(sm.Options, "rbind")
+		}
+		if m.ReadOnly {
+			sm.Options = append(sm.Options, "ro")
+		}
+		mounts = append(mounts, sm)
+	}
+	spec, err := sandbox.NewSpec(p.Rootfs, sandbox.Options{
+		Args: p.Args, Env: p.Env, Cwd: p.Cwd,
+		UID: p.UID, GID: p.GID, AdditionalGIDs: p.Groups,
+		Network: p.Network, Mounts: mounts,
+	})
+	if err != nil {
+		return err
+	}
+	err = sandbox.Run(ctx, spec, sandbox.Stdio{Stdin: p.Stdin, Stdout: p.Stdout, Stderr: p.Stderr})
+	var ee *sandbox.ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			return fmt.Errorf("%v: %w", ee.Err, &step.ExitError{Code: ee.Code})
+		}
+		return &step.ExitError{Code: ee.Code}
+	}
+	return err
+}
+
+// storeImages gives the solver images that the resolver put in the store.
+type storeImages struct {
+	st *store.Store
+	r  *resolve.Resolver
+}
+
+func (s storeImages) Image(ctx context.Context, ref *plan.ImageRef) (v1.Image, error) {
+	if d, err := s.st.Lookup(ref.Digest.String()); err == nil {
+		return s.st.Image(d)
+	}
+	res, err := s.r.Image(ctx, ref.Ref)
+	if err != nil {
+		return nil, err
+	}
+	if res.Descriptor.Digest != ref.Digest {
+		return nil, fmt.Errorf("image %s changed while building: now %s, planned %s", ref.Ref, res.Descriptor.Digest, ref.Digest)
+	}
+	return res.Image, nil
+}
+
+// newSnapshotter picks overlayfs when the kernel supports it in the store's
+// filesystem, else the copying snapshotter.
+func newSnapshotter(st *store.Store) (snapshot.Snapshotter, error) {
+	dir, err := st.TempDir("snapshots-")
+	if err != nil {
+		return nil, err
+	}
+	if os.Getenv("WHITTLE_SNAPSHOTTER") != "copy" && snapshot.Supported(dir) == nil {
+		return snapshot.NewOverlay(dir)
+	}
+	return snapshot.NewCopy(dir)
+}

@@ -1,0 +1,268 @@
+// Package build is the library behind `whittle build`: it reads the
+// Dockerfile and the build context, lowers the Dockerfile into a plan
+// (frontend), resolves base images (resolve), runs the plan (solver),
+// writes the image into the store (export) and delivers it to the
+// requested outputs (output).
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/whittle-build/whittle/internal/archive"
+	"github.com/whittle-build/whittle/internal/buildcontext"
+	"github.com/whittle-build/whittle/internal/export"
+	"github.com/whittle-build/whittle/internal/frontend"
+	"github.com/whittle-build/whittle/internal/output"
+	"github.com/whittle-build/whittle/internal/progress"
+	"github.com/whittle-build/whittle/internal/resolve"
+	"github.com/whittle-build/whittle/internal/solver"
+	"github.com/whittle-build/whittle/internal/store"
+)
+
+// Options are the inputs of a build, as `whittle build` flags give them.
+type Options struct {
+	// ContextDir is the build context directory. Required.
+	ContextDir string
+	// Dockerfile is the Dockerfile's path; default ContextDir/Dockerfile.
+	Dockerfile string
+	// Tags name the image in the store (and in docker/oci outputs).
+	Tags []string
+	// Target is the stage to build; default the last.
+	Target string
+	// BuildArgs are --build-arg values.
+	BuildArgs map[string]string
+	// BuildContexts are --build-context NAME=VALUE pairs.
+	BuildContexts map[string]string
+	// NoCache runs every step.
+	NoCache bool
+	// Pull asks registries for base images even when the store has them.
+	Pull bool
+	// Platform is the target platform; default the host's.
+	Platform string
+	// Outputs are where the image goes; default the store (type=image).
+	Outputs []output.Spec
+	// IIDFile receives the image's manifest digest.
+	IIDFile string
+	// Network is RUN's default network: "host" (default) or "none".
+	Network string
+	// Jobs bounds concurrent steps; default GOMAXPROCS.
+	Jobs int
+	// Compression of new layers; default gzip.
+	Compression archive.Compression
+	// Epoch is SOURCE_DATE_EPOCH.
+	Epoch *time.Time
+	// Insecure registries may be reached over plain HTTP.
+	Insecure []string
+	// RegistryCA is a PEM file of extra registry CAs.
+	RegistryCA string
+	// Progress receives build events; default discard.
+	Progress progress.Sink
+}
+
+// Result is a finished build.
+type Result struct {
+	// Descriptor is the image manifest's descriptor in the store.
+	Descriptor v1.Descriptor
+	// Warnings are the frontend's warnings.
+	Warnings []string
+}
+
+// EpochFromEnv reads SOURCE_DATE_EPOCH (seconds since 1970) from the
+// environment; nil when unset.
+func EpochFromEnv() (*time.Time, error) {
+	v := os.Getenv("SOURCE_DATE_EPOCH")
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", v)
+	}
+	t := time.Unix(n, 0).UTC()
+	return &t, nil
+}
+
+// Build runs a build against the store st.
+func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
+	if o.Dockerfile == "" {
+		o.Dockerfile = filepath.Join(o.ContextDir, "Dockerfile")
+	}
+	rec := progress.NewRecorder(o.Progress)
+	dockerfile, err := os.ReadFile(o.Dockerfile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the Dockerfile: %w", err)
+	}
+	contexts, err := openContexts(st, o)
+	if err != nil {
+		return nil, err
+	}
+	resolver := resolve.New(resolve.Options{
+		Store: st, Platform: o.Platform, Pull: o.Pull, Insecure: o.Insecure, CAFile: o.RegistryCA,
+	})
+
+	v := rec.Start("[internal] load build definition from " + filepath.Base(o.Dockerfile))
+	p, err := frontend.Lower(ctx, dockerfile, frontend.Options{
+		Filename:      displayPath(o.Dockerfile),
+		Target:        o.Target,
+		BuildArgs:     o.BuildArgs,
+		Platform:      o.Platform,
+		BuildContexts: o.BuildContexts,
+		Resolver:      resolver,
+	})
+	v.Done(err, ctx.Err() != nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range p.Warnings {
+		v.Write([]byte(w + "\n"))
+	}
+
+	snap, err := newSnapshotter(st)
+	if err != nil {
+		return nil, err
+	}
+	sv, err := solver.New(solver.Options{
+		Store:       st,
+		Snapshotter: snap,
+		Sandbox:     sandboxRunner{},
+		Images:      storeImages{st: st, r: resolver},
+		Contexts:    contexts,
+		Progress:    rec,
+		NoCache:     o.NoCache,
+		Jobs:        o.Jobs,
+		Epoch:       o.Epoch,
+		Network:     o.Network,
+	})
+	if err != nil {
+		return nil, err
+	}
+	res, err := sv.Solve(ctx, p)
+	// The checksums learned are good whether or not the build succeeded.
+	for _, c := range contexts {
+		c.Save()
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	v = rec.Start("exporting to image")
+	desc, err := export.Image(ctx, st, res.Target.Layers, &res.Target.Config, export.Options{
+		Compression: o.Compression,
+		Epoch:       o.Epoch,
+		Annotations: annotations(res.Target),
+	})
+	if err == nil {
+		err = deliver(ctx, st, desc, o)
+	}
+	if err == nil {
+		v.Write([]byte(fmt.Sprintf("image %s\n", desc.Digest)))
+	}
+	v.Done(err, ctx.Err() != nil)
+	if err != nil {
+		return nil, err
+	}
+	if o.IIDFile != "" {
+		if err := os.WriteFile(o.IIDFile, []byte(desc.Digest.String()), 0o644); err != nil {
+			return nil, fmt.Errorf("writing --iidfile: %w", err)
+		}
+	}
+	return &Result{Descriptor: desc, Warnings: p.Warnings}, nil
+}
+
+// The manifest annotations that record the base image.
+const (
+	AnnotationBaseName   = "org.opencontainers.image.base.name"
+	AnnotationBaseDigest = "org.opencontainers.image.base.digest"
+	AnnotationBaseLayers = "dev.whittle.base.layers"
+)
+
+func annotations(s *solver.State) map[string]string {
+	if s.Base == nil {
+		return nil
+	}
+	return map[string]string{
+		AnnotationBaseName:   s.Base.Name,
+		AnnotationBaseDigest: s.Base.Digest.String(),
+		AnnotationBaseLayers: strconv.Itoa(s.Base.Layers),
+	}
+}
+
+// deliver writes the image to its outputs; the default is the store,
+// named by the tags.
+func deliver(ctx context.Context, st *store.Store, desc v1.Descriptor, o Options) error {
+	outs := o.Outputs
+	if len(outs) == 0 {
+		outs = []output.Spec{{Type: "image"}}
+	}
+	for _, spec := range outs {
+		if err := output.Write(ctx, st, desc, o.Tags, spec, output.Options{Insecure: o.Insecure, CAFile: o.RegistryCA}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openContexts opens the main build context and the named directory ones.
+func openContexts(st *store.Store, o Options) (map[string]*buildcontext.Context, error) {
+	ignore, err := buildcontext.LoadIgnore(o.ContextDir, o.Dockerfile)
+	if err != nil {
+		return nil, err
+	}
+	main, err := buildcontext.Open(o.ContextDir, buildcontext.Options{Ignore: ignore, State: contextState(st, o.ContextDir)})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*buildcontext.Context{"": main}
+	for name, val := range o.BuildContexts {
+		if strings.Contains(val, "://") {
+			continue // images, handled by the frontend and the resolver
+		}
+		ig, err := buildcontext.LoadIgnore(val, filepath.Join(val, "Dockerfile"))
+		if err != nil {
+			return nil, err
+		}
+		c, err := buildcontext.Open(val, buildcontext.Options{Ignore: ig, State: contextState(st, val)})
+		if err != nil {
+			return nil, fmt.Errorf("--build-context %s: %w", name, err)
+		}
+		out[name] = c
+	}
+	return out, nil
+}
+
+// contextState keeps a context directory's checksums in the store.
+func contextState(st *store.Store, dir string) buildcontext.StateStore {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return stateFile{st: st, id: hex.EncodeToString(sum[:16])}
+}
+
+type stateFile struct {
+	st *store.Store
+	id string
+}
+
+func (f stateFile) Load() ([]byte, error) { return os.ReadFile(f.st.ContextStatePath(f.id)) }
+func (f stateFile) Save(b []byte) error   { return f.st.WriteState(f.id, b) }
+
+func displayPath(p string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return p
+}

@@ -1,0 +1,263 @@
+package solver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/whittle-build/whittle/internal/archive"
+	"github.com/whittle-build/whittle/internal/buildcontext"
+	"github.com/whittle-build/whittle/internal/plan"
+	"github.com/whittle-build/whittle/internal/progress"
+	"github.com/whittle-build/whittle/internal/snapshot"
+	"github.com/whittle-build/whittle/internal/step"
+	"github.com/whittle-build/whittle/internal/store"
+)
+
+// Images gives the solver the images a plan names (bases, COPY --from
+// images); they are in the store once returned.
+type Images interface {
+	Image(ctx context.Context, ref *plan.ImageRef) (v1.Image, error)
+}
+
+// Options configure a Solver. Store, Snapshotter, Sandbox and Images are required.
+type Options struct {
+	Store       *store.Store
+	Snapshotter snapshot.Snapshotter
+	Sandbox     step.Sandbox
+	Images      Images
+	// Contexts are the build contexts by name; "" is the main one.
+	Contexts map[string]*buildcontext.Context
+	// Progress receives step events. Default: discard.
+	Progress *progress.Recorder
+	// NoCache runs every operation, without looking up the cache (results
+	// are still recorded). Default false.
+	NoCache bool
+	// Jobs bounds how many operations execute at once. Default GOMAXPROCS.
+	Jobs int
+	// Epoch is SOURCE_DATE_EPOCH: history and layer times are clamped to it.
+	Epoch *time.Time
+	// Network is the default network of RUN: "host" (default) or "none".
+	Network string
+	// now returns the current time; a test seam.
+	now func() time.Time
+}
+
+// Solver runs plans.
+type Solver struct {
+	o    Options
+	jobs chan struct{}
+}
+
+// New returns a Solver.
+func New(o Options) (*Solver, error) {
+	if o.Store == nil || o.Snapshotter == nil || o.Sandbox == nil || o.Images == nil {
+		return nil, errors.New("solver: Store, Snapshotter, Sandbox and Images are required")
+	}
+	if o.Jobs <= 0 {
+		o.Jobs = runtime.GOMAXPROCS(0)
+	}
+	if o.Progress == nil {
+		o.Progress = progress.NewRecorder(nil)
+	}
+	if o.Network == "" {
+		o.Network = "host"
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	return &Solver{o: o, jobs: make(chan struct{}, o.Jobs)}, nil
+}
+
+// Result is what Solve produced.
+type Result struct {
+	// Target is the target stage's final state, history normalized.
+	Target *State
+	// Stages are the final states of every stage built, by stage index.
+	Stages map[int]*State
+}
+
+// stageRun is a stage being built; done closes when state or err is set.
+type stageRun struct {
+	stage *plan.Stage
+	done  chan struct{}
+	state *State
+	err   error
+}
+
+// Solve builds the plan's stages, concurrently where they do not depend on
+// each other, and returns the target stage's result. The first failure
+// cancels the other stages.
+func (s *Solver) Solve(ctx context.Context, p *plan.Plan) (*Result, error) {
+	runs := map[*plan.Stage]*stageRun{}
+	for _, st := range p.Stages {
+		runs[st] = &stageRun{stage: st, done: make(chan struct{})}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, st := range p.Stages {
+		r := runs[st]
+		g.Go(func() error {
+			defer close(r.done)
+			r.state, r.err = s.buildStage(gctx, r.stage, runs)
+			return r.err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	res := &Result{Stages: map[int]*State{}}
+	for st, r := range runs {
+		res.Stages[st.Index] = r.state
+	}
+	t := runs[p.Target].state.clone()
+	if s.o.Epoch != nil {
+		for i := range t.Config.History {
+			t.Config.History[i].Created = v1.Time{Time: *s.o.Epoch}
+		}
+		t.Config.Created = v1.Time{Time: *s.o.Epoch}
+	} else {
+		normalizeHistory(&t.Config)
+	}
+	res.Target = t
+	return res, nil
+}
+
+// wait returns the result of stage st, waiting for it.
+func wait(ctx context.Context, runs map[*plan.Stage]*stageRun, st *plan.Stage) (*State, error) {
+	r, ok := runs[st]
+	if !ok {
+		return nil, fmt.Errorf("stage %s is not part of the plan", st)
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("stage %s failed", st)
+	}
+	return r.state, nil
+}
+
+// stageName is how progress names a stage's vertices, like BuildKit's
+// "[build 2/4]".
+func stageName(st *plan.Stage, i, n int) string {
+	return fmt.Sprintf("[%s %d/%d]", st, i, n)
+}
+
+func (s *Solver) buildStage(ctx context.Context, st *plan.Stage, runs map[*plan.Stage]*stageRun) (*State, error) {
+	total := 1
+	for _, op := range st.Ops {
+		if op.Kind != plan.KindConfig {
+			total++
+		}
+	}
+	state, err := s.start(ctx, st, runs, stageName(st, 1, total))
+	if err != nil {
+		return nil, err
+	}
+	n := 1
+	for _, op := range st.Ops {
+		if op.Kind == plan.KindConfig {
+			key := opKey(state.Key, op, nil)
+			state = state.withConfig(key, op.Config, op.CreatedBy, s.o.Epoch)
+			continue
+		}
+		n++
+		name := fmt.Sprintf("%s %s", stageName(st, n, total), op.Instruction)
+		next, err := s.layerOp(ctx, st, op, state, runs, name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", op.Location, op.Instruction, err)
+		}
+		state = next
+	}
+	return state, nil
+}
+
+// start returns the state a stage begins with.
+func (s *Solver) start(ctx context.Context, st *plan.Stage, runs map[*plan.Stage]*stageRun, name string) (*State, error) {
+	switch {
+	case st.Base.Stage != nil:
+		prev, err := wait(ctx, runs, st.Base.Stage)
+		if err != nil {
+			return nil, err
+		}
+		return prev.clone(), nil
+	case st.Base.Image != nil:
+		ref := st.Base.Image
+		v := s.o.Progress.Start(fmt.Sprintf("%s FROM %s@%s", name, ref.Ref, ref.Digest))
+		state, err := s.imageState(ctx, ref, st.Platform)
+		v.Done(err, ctx.Err() != nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s: FROM %s: %w", st.Location, ref.Ref, err)
+		}
+		return state, nil
+	case st.Base.Context != "":
+		return nil, fmt.Errorf("%s: FROM a build context directory (%s) is not supported; use COPY --from=%s", st.Location, st.Base.Context, st.Base.Context)
+	}
+	// scratch
+	osName, arch, variant := splitPlatform(st.Platform)
+	return &State{
+		Key:    rootKey("scratch", v1.Hash{}, st.Platform, s.o.Epoch),
+		Config: v1.ConfigFile{OS: osName, Architecture: arch, Variant: variant},
+	}, nil
+}
+
+// imageState is the state of an image base.
+func (s *Solver) imageState(ctx context.Context, ref *plan.ImageRef, platform string) (*State, error) {
+	img, err := s.o.Images.Image(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	if len(m.Layers) != len(cfg.RootFS.DiffIDs) {
+		return nil, fmt.Errorf("image %s is inconsistent: %d layers but %d diffIDs", ref.Ref, len(m.Layers), len(cfg.RootFS.DiffIDs))
+	}
+	st := &State{
+		Key:    rootKey(ref.Ref, ref.Digest, platform, s.o.Epoch),
+		Config: *cfg.DeepCopy(),
+		Base:   &BaseInfo{Name: ref.Ref, Digest: ref.Digest, Layers: len(m.Layers)},
+	}
+	for i, l := range m.Layers {
+		desc := l
+		st.Layers = append(st.Layers, exportLayer(cfg.RootFS.DiffIDs[i], &desc))
+	}
+	return st, nil
+}
+
+func splitPlatform(p string) (osName, arch, variant string) {
+	parts := strings.SplitN(p, "/", 3)
+	for len(parts) < 3 {
+		parts = append(parts, "")
+	}
+	return parts[0], parts[1], parts[2]
+}
+
+// acquire takes an execution slot.
+func (s *Solver) acquire(ctx context.Context) (func(), error) {
+	select {
+	case s.jobs <- struct{}{}:
+		return func() { <-s.jobs }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// layerTar writes the layer in dir as a tar, with the solver's epoch.
+func (s *Solver) layerTar(ctx context.Context, w io.Writer, dir string) error {
+	return archive.WriteDir(ctx, w, dir, archive.WriteOptions{Epoch: s.o.Epoch, OpaqueXattr: s.o.Store.OpaqueXattr()})
+}

@@ -1,0 +1,107 @@
+package solver
+
+import (
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/whittle-build/whittle/internal/export"
+)
+
+// State is a stage's result so far: layers and image config. It is what a
+// cache record stores.
+type State struct {
+	// Key is the cache key of the operation that produced the state.
+	Key v1.Hash `json:"key"`
+	// Layers are bottom first.
+	Layers []export.Layer `json:"layers"`
+	// Config is the image config, history included. Its rootfs is filled in
+	// when the image is exported.
+	Config v1.ConfigFile `json:"config"`
+	// Base describes the image the stage chain started from, if any.
+	Base *BaseInfo `json:"base,omitempty"`
+}
+
+// BaseInfo is the image a result was built on, recorded as manifest
+// annotations so that analyzers can tell base layers from built ones.
+type BaseInfo struct {
+	Name   string  `json:"name"`
+	Digest v1.Hash `json:"digest"`
+	// Layers is how many of the first layers come from the base image.
+	Layers int `json:"layers"`
+}
+
+func (s *State) clone() *State {
+	c := *s
+	c.Layers = append([]export.Layer(nil), s.Layers...)
+	c.Config.History = append([]v1.History(nil), s.Config.History...)
+	return &c
+}
+
+// withConfig returns the state after a config-only operation: new config,
+// a history entry without a layer. The entry's time is the epoch when
+// given, else left for normalizeHistory to fill in.
+func (s *State) withConfig(key v1.Hash, cfg v1.Config, createdBy string, epoch *time.Time) *State {
+	n := s.clone()
+	n.Key = key
+	n.Config.Config = cfg
+	h := v1.History{CreatedBy: createdBy, Comment: historyComment, EmptyLayer: true}
+	if epoch != nil {
+		h.Created = v1.Time{Time: *epoch}
+	}
+	n.Config.History = append(n.Config.History, h)
+	return n
+}
+
+// normalizeHistory gives history entries without a time one, as BuildKit's
+// exporter does: entries before the first new layer get that layer's time,
+// later ones the time of the entry before them. The image's created time
+// becomes the last entry's. A cached rebuild therefore gives the same
+// config, and the same image digest.
+func normalizeHistory(cfg *v1.ConfigFile) {
+	var first time.Time
+	missing := false
+	for _, h := range cfg.History {
+		if h.Created.IsZero() {
+			missing = true
+			continue
+		}
+		first = h.Created.Time
+		if missing {
+			break
+		}
+	}
+	prev := first
+	missing = false
+	for i := range cfg.History {
+		h := &cfg.History[i]
+		if h.Created.IsZero() {
+			h.Created = v1.Time{Time: prev}
+			continue
+		}
+		prev = h.Created.Time
+	}
+	if n := len(cfg.History); n > 0 {
+		cfg.Created = cfg.History[n-1].Created
+	}
+}
+
+// withLayer returns the state after an operation that changed the
+// filesystem (layer != nil) or ran without changing it (layer == nil: the
+// history entry is marked empty, as BuildKit does).
+func (s *State) withLayer(key v1.Hash, cfg v1.Config, createdBy string, created time.Time, layer *export.Layer) *State {
+	n := s.clone()
+	n.Key = key
+	n.Config.Config = cfg
+	h := v1.History{CreatedBy: createdBy, Created: v1.Time{Time: created}, Comment: historyComment, EmptyLayer: layer == nil}
+	n.Config.History = append(n.Config.History, h)
+	n.Config.Created = v1.Time{Time: created}
+	if layer != nil {
+		n.Layers = append(n.Layers, *layer)
+	}
+	return n
+}
+
+// historyComment marks history entries whittle made, as BuildKit writes
+// "buildkit.dockerfile.v0".
+const historyComment = "buildkit.dockerfile.v0"
