@@ -161,8 +161,9 @@ func ParseRequest(s string) (Alternative, error) {
 }
 
 // ParseVersion parses a Debian version with pault.ag/go/debian/version and
-// adds the checks dpkg makes that it leaves out: the upstream part must not
-// be empty ("-1") and neither may a revision after a hyphen ("1.0-").
+// adds the checks dpkg and policy make that it leaves out: the upstream part
+// must not be empty ("-1") nor hold a colon ("1:2:3"), and a revision after
+// a hyphen must not be empty ("1.0-").
 func ParseVersion(s string) (version.Version, error) {
 	v, err := version.Parse(s)
 	if err != nil {
@@ -173,6 +174,9 @@ func ParseVersion(s string) (version.Version, error) {
 	}
 	if strings.HasSuffix(strings.TrimSpace(s), "-") {
 		return v, fmt.Errorf("version %q has an empty revision", s)
+	}
+	if strings.Contains(v.Version, ":") {
+		return v, fmt.Errorf("version %q has a colon in its upstream part (Debian policy 5.6.12 allows none)", s)
 	}
 	return v, nil
 }

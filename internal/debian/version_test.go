@@ -101,7 +101,7 @@ func TestAlternativeAllows(t *testing.T) {
 }
 
 func TestParseVersionIsStricterThanPault(t *testing.T) {
-	for _, bad := range []string{"", "-", "-1", "1.0-", "a1", "1 2", "1:", "x:1", "1.0-a_b", "1.0\u00e9"} {
+	for _, bad := range []string{"", "-", "-1", "1.0-", "a1", "1 2", "1:", "x:1", "1.0-a_b", "1.0\u00e9", "0:0:", "1:2:3"} {
 		if v, err := ParseVersion(bad); err == nil {
 			t.Errorf("ParseVersion(%q) = %v, want an error", bad, v)
 		}
