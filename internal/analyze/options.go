@@ -28,6 +28,16 @@ type Options struct {
 	// gates. Analyze rejects unknown names.
 	Forbid []string
 
+	// ReadCompressed makes Analyze read each layer's blob with
+	// layer.Compressed() and decompress it itself with klauspost/compress
+	// (gzip about 1.3x faster than the standard-library reader behind
+	// go-containerregistry's layer.Uncompressed()). Set it when layers come
+	// from stored blobs (the local store, an OCI layout, a registry). Leave
+	// it off when layers are kept uncompressed (a docker-archive written by
+	// docker save, tarball layers made from plain tars): their Compressed()
+	// would gzip every layer first. Default false: layer.Uncompressed().
+	ReadCompressed bool
+
 	// Concurrency is how many layers are read at once. Default
 	// runtime.GOMAXPROCS(0).
 	Concurrency int

@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -15,6 +16,8 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
 // kind is what a tar entry does to the filesystem.
@@ -66,9 +69,9 @@ type walker struct {
 // executable ELF files below opts.MaxBinarySize (Go build information),
 // package databases and /etc/passwd; everything else is skipped.
 func (w *walker) walk(ctx context.Context, layer v1.Layer) (*layerScan, error) {
-	rc, err := layer.Uncompressed()
+	rc, err := openLayer(layer, w.opts.ReadCompressed)
 	if err != nil {
-		return nil, fmt.Errorf("opening uncompressed stream: %w", err)
+		return nil, err
 	}
 	defer rc.Close()
 	cr := &countingReader{r: rc}
@@ -103,6 +106,70 @@ func (w *walker) walk(ctx context.Context, layer v1.Layer) (*layerScan, error) {
 	scan.size = cr.n
 	return scan, nil
 }
+
+// openLayer returns layer's uncompressed tar stream: layer.Uncompressed(),
+// or with readCompressed the blob from layer.Compressed() decompressed by
+// klauspost/compress according to its magic bytes (gzip, zstd, or none).
+func openLayer(layer v1.Layer, readCompressed bool) (io.ReadCloser, error) {
+	if !readCompressed {
+		rc, err := layer.Uncompressed()
+		if err != nil {
+			return nil, fmt.Errorf("opening uncompressed stream: %w", err)
+		}
+		return rc, nil
+	}
+	rc, err := layer.Compressed()
+	if err != nil {
+		return nil, fmt.Errorf("opening blob: %w", err)
+	}
+	br := bufio.NewReaderSize(rc, 256<<10)
+	magic, err := br.Peek(4)
+	if err != nil && err != io.EOF {
+		rc.Close()
+		return nil, fmt.Errorf("reading blob: %w", err)
+	}
+	switch {
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			rc.Close()
+			return nil, fmt.Errorf("opening gzip stream: %w", err)
+		}
+		return &stackedReader{Reader: zr, closers: []io.Closer{zr, rc}}, nil
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br)
+		if err != nil {
+			rc.Close()
+			return nil, fmt.Errorf("opening zstd stream: %w", err)
+		}
+		return &stackedReader{Reader: zr, closers: []io.Closer{zstdCloser{zr}, rc}}, nil
+	}
+	return &stackedReader{Reader: br, closers: []io.Closer{rc}}, nil
+}
+
+// stackedReader reads from a decompressor and closes it and the blob
+// beneath it.
+type stackedReader struct {
+	io.Reader
+	closers []io.Closer
+}
+
+// Close implements io.Closer.
+func (s *stackedReader) Close() error {
+	var first error
+	for _, c := range s.closers {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// zstdCloser adapts zstd.Decoder's Close, which returns nothing.
+type zstdCloser struct{ d *zstd.Decoder }
+
+// Close implements io.Closer.
+func (z zstdCloser) Close() error { z.d.Close(); return nil }
 
 // classify turns a tar header into an entry; ok is false for headers that
 // change nothing (global PAX headers, the root directory).
