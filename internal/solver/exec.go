@@ -163,7 +163,12 @@ func (s *Solver) execute(ctx context.Context, op *plan.Op, state *State, key v1.
 	switch {
 	case op.Run != nil:
 		tail := &tailWriter{w: out}
-		err = step.Run(ctx, active.Root(), op.Run, s.o.Sandbox, step.RunOptions{Network: s.o.Network, Output: tail})
+		var scratch string
+		if scratch, err = s.o.Store.TempDir("run-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(scratch)
+		err = step.Run(ctx, active.Root(), op.Run, s.o.Sandbox, step.RunOptions{Network: s.o.Network, Output: tail, Scratch: scratch})
 		var ee *step.ExitError
 		if errors.As(err, &ee) {
 			err = fmt.Errorf("%w%s", err, tail.String())
@@ -191,7 +196,7 @@ func (s *Solver) execute(ctx context.Context, op *plan.Op, state *State, key v1.
 	if s.o.Epoch != nil {
 		created = *s.o.Epoch
 	}
-	return state.withLayer(key, op.Config, op.CreatedBy, created, layer), nil
+	return state.withLayer(key, op, created, layer), nil
 }
 
 // copy carries out a COPY or ADD into rootfs.

@@ -167,7 +167,7 @@ func (s *Solver) buildStage(ctx context.Context, st *plan.Stage, runs map[*plan.
 	for _, op := range st.Ops {
 		if op.Kind == plan.KindConfig {
 			key := opKey(state.Key, op, nil)
-			state = state.withConfig(key, op.Config, op.CreatedBy, s.o.Epoch)
+			state = state.withConfig(key, op, s.o.Epoch)
 			continue
 		}
 		n++

@@ -6,6 +6,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/whittle-build/whittle/internal/export"
+	"github.com/whittle-build/whittle/internal/plan"
 )
 
 // State is a stage's result so far: layers and image config. It is what a
@@ -41,15 +42,20 @@ func (s *State) clone() *State {
 // withConfig returns the state after a config-only operation: new config,
 // a history entry without a layer. The entry's time is the epoch when
 // given, else left for normalizeHistory to fill in.
-func (s *State) withConfig(key v1.Hash, cfg v1.Config, createdBy string, epoch *time.Time) *State {
+func (s *State) withConfig(key v1.Hash, op *plan.Op, epoch *time.Time) *State {
 	n := s.clone()
 	n.Key = key
-	n.Config.Config = cfg
-	h := v1.History{CreatedBy: createdBy, Comment: historyComment, EmptyLayer: true}
-	if epoch != nil {
-		h.Created = v1.Time{Time: *epoch}
+	n.Config.Config = op.Config
+	n.Config.Author = op.Author
+	// ONBUILD records no history, as in BuildKit: the frontend leaves its
+	// CreatedBy empty.
+	if op.CreatedBy != "" {
+		h := v1.History{CreatedBy: op.CreatedBy, Comment: historyComment, EmptyLayer: true}
+		if epoch != nil {
+			h.Created = v1.Time{Time: *epoch}
+		}
+		n.Config.History = append(n.Config.History, h)
 	}
-	n.Config.History = append(n.Config.History, h)
 	return n
 }
 
@@ -72,7 +78,6 @@ func normalizeHistory(cfg *v1.ConfigFile) {
 		}
 	}
 	prev := first
-	missing = false
 	for i := range cfg.History {
 		h := &cfg.History[i]
 		if h.Created.IsZero() {
@@ -89,11 +94,12 @@ func normalizeHistory(cfg *v1.ConfigFile) {
 // withLayer returns the state after an operation that changed the
 // filesystem (layer != nil) or ran without changing it (layer == nil: the
 // history entry is marked empty, as BuildKit does).
-func (s *State) withLayer(key v1.Hash, cfg v1.Config, createdBy string, created time.Time, layer *export.Layer) *State {
+func (s *State) withLayer(key v1.Hash, op *plan.Op, created time.Time, layer *export.Layer) *State {
 	n := s.clone()
 	n.Key = key
-	n.Config.Config = cfg
-	h := v1.History{CreatedBy: createdBy, Created: v1.Time{Time: created}, Comment: historyComment, EmptyLayer: layer == nil}
+	n.Config.Config = op.Config
+	n.Config.Author = op.Author
+	h := v1.History{CreatedBy: op.CreatedBy, Created: v1.Time{Time: created}, Comment: historyComment, EmptyLayer: layer == nil}
 	n.Config.History = append(n.Config.History, h)
 	n.Config.Created = v1.Time{Time: created}
 	if layer != nil {

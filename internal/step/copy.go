@@ -96,7 +96,7 @@ func Copy(ctx context.Context, rootfs string, c *plan.Copy, src Source, o CopyOp
 		if err != nil {
 			return fmt.Errorf("%s: %w", m.pattern, err)
 		}
-		if c.Add && fi.Mode().IsRegular() {
+		if c.Add && fi.Mode().IsRegular() && (c.Unpack == nil || *c.Unpack) {
 			if ok, err := cp.addArchive(srcPath, c.Dest); err != nil || ok {
 				return err
 			}

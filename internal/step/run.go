@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/whittle-build/whittle/internal/passwd"
@@ -61,6 +62,9 @@ type RunOptions struct {
 	Mounts []Mount
 	Stdin  io.Reader
 	Output io.Writer
+	// Scratch is a directory for files the process needs (heredoc
+	// scripts); default the system's temporary directory.
+	Scratch string
 }
 
 // Run runs r in rootfs through sb. A process that exits non-zero gives an
@@ -88,6 +92,25 @@ func Run(ctx context.Context, rootfs string, r *plan.Run, sb Sandbox, o RunOptio
 	if _, err := cp.mkdirAll(cwd); err != nil {
 		return fmt.Errorf("creating working directory %s: %w", cwd, err)
 	}
+	mounts := append([]Mount(nil), o.Mounts...)
+	for _, h := range r.Heredocs {
+		// A heredoc script (RUN <<EOF starting with #!) is run from
+		// /dev/pipes/<name>, read-only and executable, as BuildKit does.
+		f, err := os.CreateTemp(o.Scratch, "heredoc-")
+		if err != nil {
+			return err
+		}
+		_, werr := f.WriteString(h.Content)
+		cerr := f.Close()
+		defer os.Remove(f.Name())
+		if werr != nil || cerr != nil {
+			return fmt.Errorf("writing heredoc %s: %v", h.Name, errors.Join(werr, cerr))
+		}
+		if err := os.Chmod(f.Name(), 0o755); err != nil {
+			return err
+		}
+		mounts = append(mounts, Mount{Type: "bind", Source: f.Name(), Target: "/dev/pipes/" + h.Name, ReadOnly: true})
+	}
 	out := o.Output
 	if out == nil {
 		out = io.Discard
@@ -95,7 +118,7 @@ func Run(ctx context.Context, rootfs string, r *plan.Run, sb Sandbox, o RunOptio
 	p := &Process{
 		Rootfs: rootfs, Args: r.Args, Env: r.Env, Cwd: cwd,
 		UID: ids.UID, GID: ids.GID, Groups: ids.Groups,
-		Network: network, Mounts: o.Mounts,
+		Network: network, Mounts: mounts,
 		Stdin: o.Stdin, Stdout: out, Stderr: out,
 	}
 	if err := sb.Run(ctx, p); err != nil {
