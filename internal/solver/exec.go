@@ -34,7 +34,7 @@ func (s *Solver) layerOp(ctx context.Context, st *plan.Stage, op *plan.Op, state
 	}
 	key := opKey(state.Key, op, inputs)
 	if !s.o.NoCache {
-		if cached, ok := s.cached(key); ok {
+		if cached, ok := s.cached(ctx, key); ok {
 			s.o.Progress.Cached(name)
 			return cached, nil
 		}
@@ -63,8 +63,11 @@ func (s *Solver) layerOp(ctx context.Context, st *plan.Stage, op *plan.Op, state
 	return next, nil
 }
 
-func (s *Solver) cached(key v1.Hash) (*State, bool) {
+func (s *Solver) cached(ctx context.Context, key v1.Hash) (*State, bool) {
 	rec, err := s.o.Store.Cache(key)
+	if err != nil && s.o.CacheFrom != nil && s.o.CacheFrom.Import(ctx, key) == nil {
+		rec, err = s.o.Store.Cache(key)
+	}
 	if err != nil {
 		return nil, false
 	}

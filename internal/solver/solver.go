@@ -27,6 +27,13 @@ type Images interface {
 	Image(ctx context.Context, ref *plan.ImageRef) (v1.Image, error)
 }
 
+// CacheSource supplies cache records that the store lacks, such as a shared
+// cache (--cache-from). Import writes the record for key, with the layers
+// it needs, into the store; an error means the source has no usable record.
+type CacheSource interface {
+	Import(ctx context.Context, key v1.Hash) error
+}
+
 // Options configure a Solver. Store, Snapshotter, Sandbox and Images are required.
 type Options struct {
 	Store       *store.Store
@@ -40,6 +47,8 @@ type Options struct {
 	// NoCache runs every operation, without looking up the cache (results
 	// are still recorded). Default false.
 	NoCache bool
+	// CacheFrom is asked for records the store lacks. Default none.
+	CacheFrom CacheSource
 	// Jobs bounds how many operations execute at once. Default GOMAXPROCS.
 	Jobs int
 	// Epoch is SOURCE_DATE_EPOCH: history and layer times are clamped to it.
@@ -82,6 +91,10 @@ type Result struct {
 	Target *State
 	// Stages are the final states of every stage built, by stage index.
 	Stages map[int]*State
+	// Keys are, by stage index, the cache keys of the steps that made each
+	// stage's layers (a FROM stage's steps first), in order, whether they
+	// ran or came from the cache: what a cache export names.
+	Keys map[int][]v1.Hash
 }
 
 // stageRun is a stage being built; done closes when state or err is set.
@@ -90,6 +103,7 @@ type stageRun struct {
 	done  chan struct{}
 	state *State
 	err   error
+	keys  []v1.Hash
 }
 
 // Solve builds the plan's stages, concurrently where they do not depend on
@@ -112,9 +126,10 @@ func (s *Solver) Solve(ctx context.Context, p *plan.Plan) (*Result, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	res := &Result{Stages: map[int]*State{}}
+	res := &Result{Stages: map[int]*State{}, Keys: map[int][]v1.Hash{}}
 	for st, r := range runs {
 		res.Stages[st.Index] = r.state
+		res.Keys[st.Index] = r.keys
 	}
 	t := runs[p.Target].state.clone()
 	if s.o.Epoch != nil {
@@ -163,6 +178,10 @@ func (s *Solver) buildStage(ctx context.Context, st *plan.Stage, runs map[*plan.
 	if err != nil {
 		return nil, err
 	}
+	run := runs[st]
+	if st.Base.Stage != nil {
+		run.keys = append(run.keys, runs[st.Base.Stage].keys...)
+	}
 	n := 1
 	for _, op := range st.Ops {
 		if op.Kind == plan.KindConfig {
@@ -177,6 +196,7 @@ func (s *Solver) buildStage(ctx context.Context, st *plan.Stage, runs map[*plan.
 			return nil, fmt.Errorf("%s: %s: %w", op.Location, op.Instruction, err)
 		}
 		state = next
+		run.keys = append(run.keys, next.Key)
 	}
 	return state, nil
 }
