@@ -32,7 +32,7 @@ var busyboxApplets = []string{"sh", "echo", "cat", "ls", "id", "hostname", "ip",
 // newRootfs makes a tiny root filesystem: /bin/busybox from the host's
 // busybox-static and links to a few applets. Its directories are
 // world-searchable so a user namespace's root can use it.
-func newRootfs(t *testing.T) string {
+func newRootfs(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile("/bin/busybox")
 	if err != nil {
@@ -58,7 +58,7 @@ func newRootfs(t *testing.T) string {
 	return root
 }
 
-func writeFile(t *testing.T, root, name, content string) {
+func writeFile(t testing.TB, root, name, content string) {
 	t.Helper()
 	p := filepath.Join(root, name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

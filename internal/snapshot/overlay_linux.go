@@ -133,10 +133,11 @@ func (a *overlayActive) Commit(ctx context.Context) (string, error) {
 		return "", errors.New("committing snapshot: already committed or released")
 	}
 	a.done = true
-	defer os.RemoveAll(a.dir)
 	if err := unmount(a.merged()); err != nil {
+		// Never remove a directory tree with a mount still in it.
 		return "", fmt.Errorf("committing snapshot: %w", err)
 	}
+	defer os.RemoveAll(a.dir)
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -158,11 +159,11 @@ func (a *overlayActive) Release() error {
 		return nil
 	}
 	a.done = true
-	err := unmount(a.merged())
-	if rerr := os.RemoveAll(a.dir); rerr != nil && err == nil {
-		err = rerr
+	if err := unmount(a.merged()); err != nil {
+		// Never remove a directory tree with a mount still in it.
+		return fmt.Errorf("releasing snapshot: %w", err)
 	}
-	if err != nil {
+	if err := os.RemoveAll(a.dir); err != nil {
 		return fmt.Errorf("releasing snapshot: %w", err)
 	}
 	return nil
