@@ -34,6 +34,16 @@ func FuzzParseControl(f *testing.F) {
 					t.Fatalf("re-parse gives %s, want %s", q, p)
 				}
 			}
+			// Index and resolve whatever parsed: relation fields from
+			// stanzas reach the relation parser here.
+			if ix, err := NewIndex("amd64", pkgs); err == nil && len(pkgs) > 0 {
+				var reqs []string
+				for _, p := range pkgs {
+					reqs = append(reqs, p.Name)
+				}
+				_, _ = ix.Resolve(reqs, ResolveOptions{Prune: reqs[:1]})
+				_, _ = ix.Resolve(reqs, ResolveOptions{AllowConflicts: true})
+			}
 		}
 		_, _ = ParseRelease(data)
 		_, _ = ParseControl(data)

@@ -162,3 +162,48 @@ func TestIntegrationHostMirror(t *testing.T) {
 
 // version0 is the version string of p.
 func version0(p *Package) string { return p.Version.String() }
+
+// TestIntegrationTrixieMirrorOverride reads trixie from the host's archive
+// URL given as a mirror (as --mirror does), verified with apt's default
+// trusted keys, and resolves libc6 and python3 there.
+func TestIntegrationTrixieMirrorOverride(t *testing.T) {
+	testutil.RequireNetwork(t, "the Debian mirror from the host's apt sources")
+	if testing.Short() {
+		t.Skip("downloads the trixie index (about 10 MB); skipped with -short")
+	}
+	host, err := Repositories(RepositoryConfig{Dist: "bookworm", Suites: []string{"bookworm"}})
+	if err != nil {
+		t.Skipf("the host's apt sources do not configure bookworm: %v", err)
+	}
+	repos, err := Repositories(RepositoryConfig{Dist: "trixie", Mirror: host[0].URL})
+	if err != nil {
+		t.Skipf("no trusted apt keys to verify trixie with: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	c, err := New(WithCacheDir(t.TempDir()), WithRetries(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := c.Release(ctx, repos[0])
+	if err != nil {
+		var ve *VerifyError
+		if errors.As(err, &ve) {
+			t.Fatalf("the mirror answered but verification failed: %v", err)
+		}
+		t.Skipf("the mirror %s is unreachable: %v", repos[0].URL, err)
+	}
+	t.Logf("trixie InRelease signed by %s, dated %s", rel.Signer, rel.Date)
+	ix, err := c.Index(ctx, repos, debianArch())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ix.Resolve([]string{"libc6", "python3"}, ResolveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := res.Why("libc6"); !ok {
+		t.Fatal("no libc6")
+	}
+	t.Logf("trixie libc6+python3 closure: %d packages", len(res.Packages))
+}

@@ -122,10 +122,11 @@ func alternativeFrom(p dependency.Possibility) (Alternative, error) {
 		return a, fmt.Errorf("%q is not a valid package name", p.Name)
 	}
 	if p.Arch != nil {
-		a.ArchQualifier = p.Arch.String()
-		if !validArch(a.ArchQualifier) {
+		q, ok := archQualifier(p.Arch)
+		if !ok {
 			return a, fmt.Errorf("%s: empty or malformed architecture qualifier", p.Name)
 		}
+		a.ArchQualifier = q
 	}
 	if p.Version != nil {
 		switch p.Version.Operator {
@@ -179,6 +180,19 @@ func ParseVersion(s string) (version.Version, error) {
 		return v, fmt.Errorf("version %q has a colon in its upstream part (Debian policy 5.6.12 allows none)", s)
 	}
 	return v, nil
+}
+
+// archQualifier writes a parsed architecture qualifier back as text. Each
+// part is checked first: pault's Arch.String panics on parts that contain
+// '-' (found by FuzzParseRelations with "pkg:----").
+func archQualifier(a *dependency.Arch) (string, bool) {
+	for _, part := range []string{a.ABI, a.Libc, a.OS, a.CPU} {
+		if !validArch(part) || strings.Contains(part, "-") {
+			return "", false
+		}
+	}
+	s := a.String()
+	return s, validArch(s)
 }
 
 // validArch checks an architecture name or qualifier: lower-case ASCII

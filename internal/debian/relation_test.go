@@ -27,6 +27,9 @@ func TestParseRelations(t *testing.T) {
 		{in: "libc6 (>= )", err: "version"},
 		{in: "Libc6", err: "not a valid package name"},
 		{in: "foo:", err: "architecture qualifier"},
+		{in: "foo:----", err: "architecture qualifier"},
+		{in: "foo:a-b-c-d-e", err: "architecture qualifier"},
+		{in: "foo:hurd-i386", want: "foo:hurd-i386"},
 		{in: "foo, ${shlibs:Depends}", err: "substitution"},
 		{in: "libc6 (>= abc)", err: "version"},
 	}
