@@ -194,6 +194,7 @@ func (c *child) run() error {
 		}
 		return &execError{name: name, err: err, notFound: notFound}
 	}
+	c.send(childMessage{Type: "ready"}, nil)
 	err = syscall.Exec(p, s.Process.Args, env)
 	return &execError{name: name, err: &exec.Error{Name: name, Err: err}, notFound: errors.Is(err, unix.ENOENT)}
 }

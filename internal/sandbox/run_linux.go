@@ -29,7 +29,8 @@ const (
 // before exec, or (with a terminal) the pseudo-terminal's master.
 type childMessage struct {
 	// Type is "error" (setup failed), "exec" (the command could not be
-	// executed) or "pty" (a descriptor rides along).
+	// executed), "ready" (about to execute the command) or "pty" (a
+	// descriptor rides along).
 	Type  string `json:"type"`
 	Op    string `json:"op,omitempty"`
 	Msg   string `json:"msg,omitempty"`
@@ -231,6 +232,10 @@ func run(ctx context.Context, spec *specs.Spec, stdio Stdio) (retErr error) {
 			}
 			return e
 		}
+	}
+	if !slices.ContainsFunc(msgs, func(m childMessage) bool { return m.Type == "ready" }) {
+		// The child died before reaching the command (a crash, a kill).
+		return &SetupError{Op: "starting the sandbox child", Err: fmt.Errorf("it exited before running the command: %v", waitErr)}
 	}
 	if waitErr != nil {
 		var ee *exec.ExitError

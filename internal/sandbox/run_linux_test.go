@@ -245,6 +245,9 @@ func TestRunPID1AndProc(t *testing.T) {
 	if !regexp.MustCompile(`^NoNewPrivs:\s+1$`).MatchString(lines[3]) {
 		t.Errorf("no_new_privs not set: %q", lines[3])
 	}
+	if got := sh(t, root, Options{NewPrivileges: true}, "grep NoNewPrivs /proc/self/status"); !regexp.MustCompile(`^NoNewPrivs:\s+0\n$`).MatchString(got) {
+		t.Errorf("no_new_privs with NewPrivileges: %q", got)
+	}
 }
 
 func TestRunDev(t *testing.T) {

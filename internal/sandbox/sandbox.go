@@ -31,7 +31,9 @@ func Init() bool {
 // are handed to it directly; other readers and writers are connected through
 // pipes. A nil field means /dev/null. With spec.Process.Terminal, the process
 // gets a pseudo-terminal instead and Stdin and Stdout are copied to and from
-// it (Stderr is unused: a terminal merges the two).
+// it (Stderr is unused: a terminal merges the two). Putting the caller's own
+// terminal in raw mode is the caller's business (golang.org/x/term); the
+// window size is spec.Process.ConsoleSize, set once at start.
 type Stdio struct {
 	Stdin  io.Reader
 	Stdout io.Writer

@@ -82,6 +82,10 @@ type Options struct {
 	Terminal bool
 	// ReadOnlyRoot mounts the root filesystem read-only.
 	ReadOnlyRoot bool
+	// NewPrivileges leaves no_new_privs unset, so setuid and file-capability
+	// binaries (sudo, su to another user) gain privileges as they do under
+	// BuildKit, which sets no_new_privs off. Default false: no_new_privs on.
+	NewPrivileges bool
 	// UIDMappings and GIDMappings, when set, run the process in a new user
 	// namespace with these mappings (rootless builds). A single mapping of
 	// size 1 is what an unprivileged user may write itself.
@@ -97,8 +101,8 @@ type Options struct {
 // /dev (tmpfs with null, zero, full, random, urandom and tty bound from the
 // host), /dev/pts, /dev/shm, /dev/mqueue, a read-only /sys; the host's
 // /etc/resolv.conf read-only for NetworkHost; containerd's masked and
-// read-only paths; Docker's default capabilities; no_new_privs; the host's
-// rlimits. Run adds /etc/hosts itself unless Mounts has one.
+// read-only paths; Docker's default capabilities; no_new_privs (unless
+// NewPrivileges); the host's rlimits. Run adds /etc/hosts itself unless Mounts has one.
 func NewSpec(rootfs string, o Options) (*specs.Spec, error) {
 	if len(o.Args) == 0 || o.Args[0] == "" {
 		return nil, fmt.Errorf("building sandbox spec: no command")
@@ -156,7 +160,7 @@ func NewSpec(rootfs string, o Options) (*specs.Spec, error) {
 			Env:             env,
 			Cwd:             path.Clean(cwd),
 			Capabilities:    caps,
-			NoNewPrivileges: true,
+			NoNewPrivileges: !o.NewPrivileges,
 		},
 		Mounts: dedupMounts(append(defaultMounts(network, userns, o.GIDMappings), o.Mounts...)),
 		Linux: &specs.Linux{

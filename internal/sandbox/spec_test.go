@@ -135,9 +135,12 @@ func TestNewSpec(t *testing.T) {
 			},
 		},
 		{
-			name: "env, cwd, hostname, terminal, read-only root",
-			opts: Options{Args: []string{"env"}, Env: []string{"PATH=/bin", "A=b=c"}, Cwd: "/work/./src/", Hostname: "builder", Terminal: true, ReadOnlyRoot: true},
+			name: "env, cwd, hostname, terminal, read-only root, new privileges",
+			opts: Options{Args: []string{"env"}, Env: []string{"PATH=/bin", "A=b=c"}, Cwd: "/work/./src/", Hostname: "builder", Terminal: true, ReadOnlyRoot: true, NewPrivileges: true},
 			check: func(t *testing.T, s *specs.Spec) {
+				if s.Process.NoNewPrivileges {
+					t.Errorf("no_new_privs set though NewPrivileges was asked for")
+				}
 				if diff := cmp.Diff([]string{"PATH=/bin", "A=b=c"}, s.Process.Env); diff != "" {
 					t.Errorf("env (-want +got):\n%s", diff)
 				}
