@@ -13,7 +13,9 @@
 //	                            present means complete
 //	cache/sha256/<hex>.json     build cache records, named by step cache key
 //	contexts/<hex>.json         per build-context directory: file digests by stat
-//	mounts/<id>/                RUN --mount=type=cache directories
+//	mounts/<hex>/               a RUN --mount=type=cache directory, hex the sha256 of
+//	                            its identity (see CacheMountDir); beside it its flock
+//	                            file <hex>.lock and private instances <hex>.<n>/
 //	tmp/                        staging; every write starts here and is renamed in
 //	gc.lock, index.lock         flock(2) files
 //

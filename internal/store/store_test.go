@@ -277,3 +277,20 @@ func TestUnpackVerifiesDiffID(t *testing.T) {
 		t.Fatal("a tampered layer became a snapshot")
 	}
 }
+
+func TestCacheMountDir(t *testing.T) {
+	s := open(t)
+	a, b := s.CacheMountDir("/root/.cache"), s.CacheMountDir("/root/.cache")
+	if a != b {
+		t.Fatalf("one key, two directories: %s, %s", a, b)
+	}
+	if filepath.Dir(a) != filepath.Join(s.Root(), "mounts") {
+		t.Errorf("%s is not under mounts/", a)
+	}
+	if c := s.CacheMountDir("../../etc"); filepath.Dir(c) != filepath.Join(s.Root(), "mounts") {
+		t.Errorf("key with path elements escapes mounts/: %s", c)
+	}
+	if s.CacheMountDir("a") == s.CacheMountDir("b") {
+		t.Error("two keys share a directory")
+	}
+}

@@ -1,0 +1,191 @@
+package cachemount
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/whittle-build/whittle/internal/store"
+)
+
+// Sharing says how concurrent users of one cache mount are treated.
+type Sharing string
+
+// The sharing modes of RUN --mount=type=cache.
+const (
+	Shared  Sharing = "shared"
+	Private Sharing = "private"
+	Locked  Sharing = "locked"
+)
+
+// Init fills a new, empty cache directory: seeds it and sets the
+// permissions of its root. It runs once per directory, before anyone uses it.
+type Init func(dir string) error
+
+// Dirs hands out the cache mount directories of one store.
+type Dirs struct {
+	dir     func(key string) string
+	staging func(prefix string) (string, error)
+}
+
+// New returns the cache mount directories of st.
+func New(st *store.Store) *Dirs {
+	return &Dirs{dir: st.CacheMountDir, staging: st.TempDir}
+}
+
+// Mount is a cache directory in use; Release ends the use.
+type Mount struct {
+	// Dir is the directory to mount.
+	Dir  string
+	lock *os.File
+}
+
+// Release unlocks the directory for other users.
+func (m *Mount) Release() error {
+	if m == nil || m.lock == nil {
+		return nil
+	}
+	err := m.lock.Close()
+	m.lock = nil
+	return err
+}
+
+// Acquire returns the directory of the cache mount with identity key,
+// locked for sharing until Release. A directory that does not exist yet
+// is made with init (nil: empty, mode 0755). Waiting for a lock ends when
+// ctx is done.
+func (d *Dirs) Acquire(ctx context.Context, key string, sharing Sharing, init Init) (*Mount, error) {
+	base := d.dir(key)
+	switch sharing {
+	case Shared, "":
+		return d.use(ctx, base, unix.LOCK_SH, init)
+	case Locked:
+		return d.use(ctx, base, unix.LOCK_EX, init)
+	case Private:
+		for n := 0; ; n++ {
+			dir := base
+			if n > 0 {
+				dir = base + "." + strconv.Itoa(n)
+			}
+			f, err := openLock(dir + ".lock")
+			if err != nil {
+				return nil, err
+			}
+			ok, err := tryLock(f, unix.LOCK_EX)
+			if err != nil {
+				f.Close()
+				return nil, err
+			}
+			if !ok {
+				f.Close()
+				continue
+			}
+			if err := d.ensure(dir, init); err != nil {
+				f.Close()
+				return nil, err
+			}
+			return &Mount{Dir: dir, lock: f}, nil
+		}
+	}
+	return nil, fmt.Errorf("cache mount: unknown sharing mode %q (want shared, private or locked)", sharing)
+}
+
+// use locks base (how: LOCK_SH or LOCK_EX), waiting, and makes sure it exists.
+func (d *Dirs) use(ctx context.Context, base string, how int, init Init) (*Mount, error) {
+	f, err := openLock(base + ".lock")
+	if err != nil {
+		return nil, err
+	}
+	if err := lock(ctx, f, how); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := d.ensure(base, init); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &Mount{Dir: base, lock: f}, nil
+}
+
+// ensure makes dir, through a staging directory, unless it exists.
+func (d *Dirs) ensure(dir string, init Init) error {
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() {
+			return fmt.Errorf("cache mount %s is not a directory", dir)
+		}
+		return nil
+	}
+	tmp, err := d.staging("cachemount-")
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("creating cache mount: %w", err)
+	}
+	if init != nil {
+		if err := init(tmp); err != nil {
+			os.RemoveAll(tmp)
+			return fmt.Errorf("creating cache mount: %w", err)
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		// Another user made it first (shared users may race): theirs wins.
+		if st, serr := os.Stat(dir); serr == nil && st.IsDir() {
+			return nil
+		}
+		return fmt.Errorf("creating cache mount: %w", err)
+	}
+	return nil
+}
+
+func openLock(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening cache mount lock: %w", err)
+	}
+	return f, nil
+}
+
+// tryLock takes the lock without waiting; false when someone holds it.
+func tryLock(f *os.File, how int) (bool, error) {
+	for {
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, unix.EWOULDBLOCK):
+			return false, nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		}
+		return false, fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+}
+
+// lock takes the lock, polling so that ctx can end the wait.
+func lock(ctx context.Context, f *os.File, how int) error {
+	wait := 10 * time.Millisecond
+	for {
+		ok, err := tryLock(f, how)
+		if err != nil || ok {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		if wait < 200*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
