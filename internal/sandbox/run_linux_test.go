@@ -624,3 +624,45 @@ func TestRunUserNamespace(t *testing.T) {
 		t.Errorf("mount stubs left: %v", entries)
 	}
 }
+
+// TestRunConcurrent runs sandboxes at once, each on its own root
+// filesystem (as each RUN has its own snapshot).
+func TestRunConcurrent(t *testing.T) {
+	testutil.RequireRoot(t)
+	const n = 6
+	var roots []string
+	for range n {
+		roots = append(roots, newRootfs(t))
+	}
+	errs := make(chan error, n)
+	for i, root := range roots {
+		go func() {
+			name := fmt.Sprintf("host-%d", i)
+			spec, err := NewSpec(root, Options{Args: []string{"hostname"}, Hostname: name, Network: []string{NetworkHost, NetworkNone}[i%2]})
+			if err != nil {
+				errs <- err
+				return
+			}
+			var out bytes.Buffer
+			if err := Run(context.Background(), spec, Stdio{Stdout: &out}); err != nil {
+				errs <- err
+				return
+			}
+			if out.String() != name+"\n" {
+				errs <- fmt.Errorf("sandbox %d: hostname %q", i, out.String())
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	for _, root := range roots {
+		if entries, _ := os.ReadDir(root); len(entries) != 1 {
+			t.Errorf("entries left in a rootfs after concurrent runs: %v", entries)
+		}
+	}
+}

@@ -56,7 +56,8 @@ type Stdio struct {
 // changed that directory itself. So a RUN leaves no /proc, /dev, /sys,
 // /etc/hosts or /etc/resolv.conf behind that the image did not have
 // (BuildKit's MountStubsCleaner). The working directory, in contrast, is
-// created when missing and kept, as BuildKit does.
+// created when missing and kept, as BuildKit does. Because of the mount
+// points, two Runs must not use one root filesystem at the same time.
 //
 // /etc/hosts: unless spec.Mounts has one, Run writes a hosts file with
 // localhost and spec.Hostname and binds it read-only at /etc/hosts.
