@@ -193,7 +193,7 @@ func (s *Solver) buildStage(ctx context.Context, st *plan.Stage, runs map[*plan.
 		name := fmt.Sprintf("%s %s", stageName(st, n, total), op.Instruction)
 		next, err := s.layerOp(ctx, st, op, state, runs, name)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", op.Location, op.Instruction, err)
+			return nil, fmt.Errorf("%s: %s: %w", op.Location, name, err)
 		}
 		state = next
 		run.keys = append(run.keys, next.Key)
