@@ -53,7 +53,15 @@ by -t) unless --output says otherwise.`,
 				return err
 			}
 			if f.quiet {
-				fmt.Println(res.Descriptor.Digest)
+				// An output on standard output keeps it to itself: the
+				// digest must not trail its archive.
+				w := os.Stdout
+				for _, spec := range o.Outputs {
+					if spec.Dest == "-" {
+						w = os.Stderr
+					}
+				}
+				fmt.Fprintln(w, res.Descriptor.Digest)
 			}
 			return nil
 		},
@@ -89,6 +97,11 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 	}
 	if f.network != "host" && f.network != "none" {
 		return o, fmt.Errorf("--network=%s: want host or none", f.network)
+	}
+	switch f.progress {
+	case "auto", "plain", "tty", "json", "rawjson", "quiet":
+	default:
+		return o, fmt.Errorf("--progress=%s: want auto, plain, tty, json or quiet", f.progress)
 	}
 	for _, a := range f.buildArgs {
 		k, v, ok := strings.Cut(a, "=")

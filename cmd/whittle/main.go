@@ -12,22 +12,26 @@ import (
 	"github.com/whittle-build/whittle/internal/sandbox"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+// run is the whole command; it returns the exit status. The sandbox's
+// re-executed child is dispatched first, before any flag is read.
+func run() int {
 	if sandbox.Init() {
-		return
+		return 0
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := newRoot().ExecuteContext(ctx)
 	if err == nil {
-		return
+		return 0
 	}
 	var ec exitCode
 	if errors.As(err, &ec) {
-		os.Exit(int(ec))
+		return int(ec)
 	}
 	fmt.Fprintf(os.Stderr, "ERROR: %v\n", err)
-	os.Exit(1)
+	return 1
 }
 
 // exitCode is returned by commands that exit with a given status and

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -67,8 +68,13 @@ The exit status is the process's.`,
 			}
 			o.Stdout, o.Stderr = os.Stdout, os.Stderr
 			err = container.Run(cmd.Context(), st, snap, img, o)
+			// The process's status is the command's, as docker run's is:
+			// 126 and 127 (not executable, not found) after saying why.
 			var ee *sandbox.ExitError
-			if errors.As(err, &ee) && ee.Err == nil {
+			if errors.As(err, &ee) {
+				if ee.Err != nil {
+					fmt.Fprintf(os.Stderr, "ERROR: %v\n", err)
+				}
 				return exitCode(ee.Code)
 			}
 			return err
