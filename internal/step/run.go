@@ -60,6 +60,11 @@ type RunOptions struct {
 	Network string
 	// Mounts are the instruction's mounts, prepared by the caller.
 	Mounts []Mount
+	// Env are extra KEY=VALUE variables for the process (secrets exposed
+	// with env=, SSH_AUTH_SOCK), replacing the instruction's variables of
+	// the same name. They are not part of the instruction: nothing records
+	// them.
+	Env []string
 	Stdin  io.Reader
 	Output io.Writer
 	// Scratch is a directory for files the process needs (heredoc
@@ -116,7 +121,7 @@ func Run(ctx context.Context, rootfs string, r *plan.Run, sb Sandbox, o RunOptio
 		out = io.Discard
 	}
 	p := &Process{
-		Rootfs: rootfs, Args: r.Args, Env: r.Env, Cwd: cwd,
+		Rootfs: rootfs, Args: r.Args, Env: mergeEnv(r.Env, o.Env), Cwd: cwd,
 		UID: ids.UID, GID: ids.GID, Groups: ids.Groups,
 		Network: network, Mounts: mounts,
 		Stdin: o.Stdin, Stdout: out, Stderr: out,
@@ -129,4 +134,24 @@ func Run(ctx context.Context, rootfs string, r *plan.Run, sb Sandbox, o RunOptio
 		return fmt.Errorf("running %q: %w", strings.Join(r.Args, " "), err)
 	}
 	return nil
+}
+
+// mergeEnv returns env with the KEY=VALUE entries of extra added, each
+// replacing an entry of env with the same key.
+func mergeEnv(env, extra []string) []string {
+	if len(extra) == 0 {
+		return env
+	}
+	out := make([]string, 0, len(env)+len(extra))
+	override := map[string]bool{}
+	for _, e := range extra {
+		k, _, _ := strings.Cut(e, "=")
+		override[k] = true
+	}
+	for _, e := range env {
+		if k, _, _ := strings.Cut(e, "="); !override[k] {
+			out = append(out, e)
+		}
+	}
+	return append(out, extra...)
 }
