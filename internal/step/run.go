@@ -64,7 +64,7 @@ type RunOptions struct {
 	// with env=, SSH_AUTH_SOCK), replacing the instruction's variables of
 	// the same name. They are not part of the instruction: nothing records
 	// them.
-	Env []string
+	Env    []string
 	Stdin  io.Reader
 	Output io.Writer
 	// Scratch is a directory for files the process needs (heredoc
