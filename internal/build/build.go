@@ -24,6 +24,7 @@ import (
 	"github.com/whittle-build/whittle/internal/frontend"
 	"github.com/whittle-build/whittle/internal/output"
 	"github.com/whittle-build/whittle/internal/progress"
+	"github.com/whittle-build/whittle/internal/remotecache"
 	"github.com/whittle-build/whittle/internal/resolve"
 	"github.com/whittle-build/whittle/internal/solver"
 	"github.com/whittle-build/whittle/internal/store"
@@ -67,6 +68,10 @@ type Options struct {
 	RegistryCA string
 	// Progress receives build events; default discard.
 	Progress progress.Sink
+	// CacheFrom are shared caches to import step records from (--cache-from).
+	CacheFrom []remotecache.Spec
+	// CacheTo are where the build's step records are exported (--cache-to).
+	CacheTo []remotecache.Spec
 }
 
 // Result is a finished build.
@@ -131,6 +136,10 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	cacheFrom, err := remotecache.OpenAll(ctx, st, o.CacheFrom, cacheOptions(o, rec))
+	if err != nil {
+		return nil, err
+	}
 	sv, err := solver.New(solver.Options{
 		Store:       st,
 		Snapshotter: snap,
@@ -139,6 +148,7 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 		Contexts:    contexts,
 		Progress:    rec,
 		NoCache:     o.NoCache,
+		CacheFrom:   cacheFrom,
 		Jobs:        o.Jobs,
 		Epoch:       o.Epoch,
 		Network:     o.Network,
@@ -169,6 +179,9 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	}
 	v.Done(err, ctx.Err() != nil)
 	if err != nil {
+		return nil, err
+	}
+	if err := remotecache.WriteAll(ctx, st, o.CacheTo, res, p.Target.Index, cacheOptions(o, rec)); err != nil {
 		return nil, err
 	}
 	if o.IIDFile != "" {
