@@ -202,7 +202,10 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 		if hdr.Typeflag != tar.TypeDir {
 			return errors.New("only a directory can stand for the root")
 		}
-		return a.meta(a.root, "", hdr)
+		if err := a.attrs(pathAttrs(a.root), hdr); err != nil {
+			return err
+		}
+		return a.times(a.root, "", hdr)
 	}
 
 	parentRel, base := splitPath(rel)
@@ -222,23 +225,10 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 		}
 	}
 
-	fi, err := os.Lstat(abs)
-	switch {
-	case err == nil && !(fi.IsDir() && hdr.Typeflag == tar.TypeDir):
-		if err := os.RemoveAll(abs); err != nil {
-			return err
-		}
-		clear(a.parents)
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return err
-	}
-
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		if fi == nil || !fi.IsDir() {
-			if err := os.Mkdir(abs, 0o700); err != nil {
-				return err
-			}
+		if _, err := a.place(abs, true, func() error { return os.Mkdir(abs, 0o700) }); err != nil {
+			return err
 		}
 		if _, ok := a.whitedOut[abs]; ok {
 			if err := setXattr(abs, a.opaque, []byte("y")); err != nil {
@@ -246,58 +236,88 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 			}
 		}
 	case tar.TypeReg, tar.TypeGNUSparse, tar.TypeCont: // the reader turns TypeRegA into TypeReg
-		if err := a.file(abs, hdr, tr); err != nil {
-			return err
-		}
+		a.written[abs] = struct{}{}
+		return a.file(abs, hdr, tr)
 	case tar.TypeSymlink:
-		if err := os.Symlink(hdr.Linkname, abs); err != nil {
+		if _, err := a.place(abs, false, func() error { return os.Symlink(hdr.Linkname, abs) }); err != nil {
 			return err
 		}
 	case tar.TypeLink:
-		if err := os.Link(linkTarget, abs); err != nil {
+		if _, err := a.place(abs, false, func() error { return os.Link(linkTarget, abs) }); err != nil {
 			return err
 		}
 		a.written[abs] = struct{}{}
 		return nil // the metadata is the target's
-	case tar.TypeChar, tar.TypeBlock:
-		if a.opts.NoDevices {
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		kind := map[byte]fileKind{tar.TypeChar: kindChar, tar.TypeBlock: kindBlock, tar.TypeFifo: kindFifo}[hdr.Typeflag]
+		if kind != kindFifo && a.opts.NoDevices {
 			return nil
 		}
-		kind := kindChar
-		if hdr.Typeflag == tar.TypeBlock {
-			kind = kindBlock
+		mk := func() error {
+			return mknod(abs, kind, uint32(hdr.Mode), uint32(hdr.Devmajor), uint32(hdr.Devminor))
 		}
-		if err := mknod(abs, kind, uint32(hdr.Mode), uint32(hdr.Devmajor), uint32(hdr.Devminor)); err != nil {
-			return err
-		}
-	case tar.TypeFifo:
-		if err := mknod(abs, kindFifo, uint32(hdr.Mode), 0, 0); err != nil {
+		if _, err := a.place(abs, false, mk); err != nil {
 			return err
 		}
 	default:
 		return fmt.Errorf("unsupported entry type %q", hdr.Typeflag)
 	}
 	a.written[abs] = struct{}{}
-	return a.meta(abs, rel, hdr)
+	if err := a.attrs(pathAttrs(abs), hdr); err != nil {
+		return err
+	}
+	return a.times(abs, rel, hdr)
 }
 
-// file writes a regular file's content.
+// place runs mk to make the file at abs. If something is in the way, it is
+// removed and mk runs again, except that a directory made over a directory
+// merges with it (merged is then true and mk did nothing). Trying first
+// saves a lookup per file when unpacking into an empty directory.
+func (a *applier) place(abs string, dir bool, mk func() error) (merged bool, err error) {
+	err = mk()
+	if !errors.Is(err, fs.ErrExist) {
+		return false, err
+	}
+	fi, lerr := os.Lstat(abs)
+	if lerr != nil {
+		return false, err
+	}
+	if dir && fi.IsDir() {
+		return true, nil
+	}
+	if err := os.RemoveAll(abs); err != nil {
+		return false, err
+	}
+	clear(a.parents)
+	return false, mk()
+}
+
+// file writes a regular file, and sets its owner, mode and attributes
+// through the open descriptor.
 func (a *applier) file(abs string, hdr *tar.Header, tr io.Reader) error {
-	f, err := createExclusive(abs)
+	var f *newFile
+	_, err := a.place(abs, false, func() error {
+		var err error
+		f, err = createExclusive(abs)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	n, err := io.CopyBuffer(onlyWriter{f}, onlyReader{tr}, a.buf)
+	n, err := io.CopyBuffer(f, onlyReader{tr}, a.buf)
+	if err == nil && n != hdr.Size {
+		err = fmt.Errorf("short content: %d of %d bytes", n, hdr.Size)
+	}
+	if err == nil {
+		err = a.attrs(f, hdr)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return err
 	}
-	if n != hdr.Size {
-		return fmt.Errorf("short content: %d of %d bytes", n, hdr.Size)
-	}
-	return nil
+	return a.times(abs, "", hdr)
 }
 
 // onlyReader hides a reader's WriteTo, so that io.CopyBuffer uses the
@@ -330,23 +350,43 @@ func (a *applier) linkTarget(name string) (string, error) {
 	return target, nil
 }
 
-// meta sets owner, mode, extended attributes and times of the file abs
-// that the entry hdr made. Directories get mode and times at the end.
-func (a *applier) meta(abs, rel string, hdr *tar.Header) error {
+// attrSetter sets the attributes of one file: by path, or through an open
+// descriptor.
+type attrSetter interface {
+	chown(uid, gid int) error
+	chmod(perm uint32) error
+	setXattr(name string, value []byte) error
+}
+
+// pathAttrs sets attributes by path, never following a final symlink
+// (chmod, which would, is only used on files this package made).
+type pathAttrs string
+
+func (p pathAttrs) chown(uid, gid int) error                 { return lchown(string(p), uid, gid) }
+func (p pathAttrs) chmod(perm uint32) error                  { return chmod(string(p), perm) }
+func (p pathAttrs) setXattr(name string, value []byte) error { return setXattr(string(p), name, value) }
+
+// attrs sets the owner, mode and extended attributes that hdr names on the
+// file it made. Directories get their mode at the end, with their times.
+func (a *applier) attrs(f attrSetter, hdr *tar.Header) error {
 	if !a.opts.NoChown {
-		if err := lchown(abs, hdr.Uid, hdr.Gid); err != nil {
+		if err := f.chown(hdr.Uid, hdr.Gid); err != nil {
 			return err
 		}
 	}
 	// Mode after owner: chown clears setuid and setgid.
 	if hdr.Typeflag != tar.TypeSymlink && hdr.Typeflag != tar.TypeDir {
-		if err := chmod(abs, uint32(hdr.Mode)); err != nil {
+		if err := f.chmod(uint32(hdr.Mode)); err != nil {
 			return err
 		}
 	}
-	if err := a.xattrs(abs, hdr); err != nil {
-		return err
-	}
+	return a.xattrs(f, hdr)
+}
+
+// times sets the access and modification times hdr names on abs; for a
+// directory (rel is its relative path) it records them, with its mode, for
+// finishDirs.
+func (a *applier) times(abs, rel string, hdr *tar.Header) error {
 	atime := hdr.AccessTime
 	if atime.IsZero() {
 		atime = hdr.ModTime
@@ -358,8 +398,8 @@ func (a *applier) meta(abs, rel string, hdr *tar.Header) error {
 	return lutimes(abs, atime, hdr.ModTime)
 }
 
-// xattrs sets the extended attributes of the entry hdr on abs.
-func (a *applier) xattrs(abs string, hdr *tar.Header) error {
+// xattrs sets the extended attributes of the entry hdr on f.
+func (a *applier) xattrs(f attrSetter, hdr *tar.Header) error {
 	var keys []string
 	for k := range hdr.PAXRecords {
 		if strings.HasPrefix(k, paxXattrPrefix) {
@@ -372,7 +412,7 @@ func (a *applier) xattrs(abs string, hdr *tar.Header) error {
 		if isOverlayXattr(name) || name == a.opaque {
 			continue
 		}
-		err := setXattr(abs, name, []byte(hdr.PAXRecords[k]))
+		err := f.setXattr(name, []byte(hdr.PAXRecords[k]))
 		switch {
 		case err == nil:
 		case isNotSupported(err):

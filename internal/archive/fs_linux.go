@@ -1,8 +1,10 @@
 package archive
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -190,13 +192,100 @@ func lutimes(path string, atime, mtime time.Time) error {
 	return nil
 }
 
-// openNoFollow opens path for reading, refusing a symlink.
-func openNoFollow(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+// copyFile copies exactly size bytes of the regular file path to w,
+// refusing a symlink, through buf. It works on the raw descriptor: an
+// os.File costs a poller registration per file, and layers have many small
+// files. It fails if the file is shorter than size.
+func copyFile(ctx context.Context, w io.Writer, path string, size int64, buf []byte) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	for done := int64(0); done < size; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		chunk := buf
+		if rest := size - done; rest < int64(len(chunk)) {
+			chunk = chunk[:rest]
+		}
+		n, err := unix.Read(fd, chunk)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			return fmt.Errorf("reading %s: file shrank from %d to %d bytes while being written", path, size, done)
+		}
+		if _, err := w.Write(chunk[:n]); err != nil {
+			return err
+		}
+		done += int64(n)
+	}
+	return nil
+}
+
+// newFile is a regular file this package just created, open for writing.
+// It works on the raw descriptor: an os.File costs a poller registration
+// per file, and layers have many small files.
+type newFile struct {
+	fd   int
+	path string
 }
 
 // createExclusive creates a new regular file at path for writing; it fails
-// if anything, a symlink included, is already there.
-func createExclusive(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+// (with an error matching fs.ErrExist) if anything, a symlink included, is
+// already there.
+func createExclusive(path string) (*newFile, error) {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, &os.PathError{Op: "create", Path: path, Err: err}
+	}
+	return &newFile{fd: fd, path: path}, nil
+}
+
+func (f *newFile) Write(p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := unix.Write(f.fd, p[done:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return done, &os.PathError{Op: "write", Path: f.path, Err: err}
+		}
+		done += n
+	}
+	return done, nil
+}
+
+func (f *newFile) chown(uid, gid int) error {
+	if err := unix.Fchown(f.fd, uid, gid); err != nil {
+		return &os.PathError{Op: "fchown", Path: f.path, Err: err}
+	}
+	return nil
+}
+
+func (f *newFile) chmod(perm uint32) error {
+	if err := unix.Fchmod(f.fd, perm&0o7777); err != nil {
+		return &os.PathError{Op: "fchmod", Path: f.path, Err: err}
+	}
+	return nil
+}
+
+func (f *newFile) setXattr(name string, value []byte) error {
+	if err := unix.Fsetxattr(f.fd, name, value, 0); err != nil {
+		return &os.PathError{Op: "fsetxattr " + name, Path: f.path, Err: err}
+	}
+	return nil
+}
+
+func (f *newFile) Close() error {
+	if err := unix.Close(f.fd); err != nil {
+		return &os.PathError{Op: "close", Path: f.path, Err: err}
+	}
+	return nil
 }

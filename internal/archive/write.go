@@ -269,24 +269,8 @@ const paxXattrPrefix = "SCHILY.xattr."
 
 // content copies size bytes of the file abs to the tar.
 func (d *dirWriter) content(abs string, size int64) error {
-	f, err := openNoFollow(abs)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	n, err := io.CopyBuffer(onlyWriter{d.tw}, &io.LimitedReader{R: ctxReader{d.ctx, f}, N: size}, d.buf)
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", abs, err)
-	}
-	if n != size {
-		return fmt.Errorf("reading %s: file shrank from %d to %d bytes while being written", abs, size, n)
-	}
-	return nil
+	return copyFile(d.ctx, d.tw, abs, size, d.buf)
 }
-
-// onlyWriter hides a writer's ReadFrom, so that io.CopyBuffer uses the
-// buffer it is given.
-type onlyWriter struct{ io.Writer }
 
 // ctxReader fails its reads once ctx is done.
 type ctxReader struct {
