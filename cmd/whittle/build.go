@@ -13,11 +13,13 @@ import (
 	"github.com/whittle-build/whittle/internal/mountns"
 	"github.com/whittle-build/whittle/internal/output"
 	"github.com/whittle-build/whittle/internal/progress"
+	"github.com/whittle-build/whittle/internal/remotecache"
 )
 
 type buildFlags struct {
 	file, target, progress, iidfile, network, platform, compression, registryCA string
 	tags, buildArgs, outputs, insecure, contexts                                []string
+	cacheTo, cacheFrom                                                          []string
 	noCache, pull, quiet, push                                                  bool
 	jobs                                                                        int
 }
@@ -84,6 +86,8 @@ by -t) unless --output says otherwise.`,
 	fl.StringVar(&f.compression, "compression", "gzip", "compression of new layers: gzip, zstd or none")
 	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "a registry that may be reached over plain HTTP; repeatable")
 	fl.StringVar(&f.registryCA, "registry-ca", "", "a PEM file of extra CA certificates for registries")
+	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export the build cache: type=registry,ref=REF or type=local,dest=DIR[,mode=min|max][,mounts=true]; repeatable")
+	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import a build cache: type=registry,ref=REF (or just REF) or type=local,src=DIR; repeatable")
 	fl.StringArrayVar(&f.contexts, "build-context", nil, "an extra named context: NAME=DIR, NAME=docker-image://REF or NAME=oci-layout://DIR; repeatable")
 	return cmd
 }
@@ -130,6 +134,20 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 	}
 	if f.push {
 		o.Outputs = append(o.Outputs, output.Spec{Type: "registry"})
+	}
+	for _, s := range f.cacheTo {
+		spec, err := remotecache.ParseTo(s)
+		if err != nil {
+			return o, err
+		}
+		o.CacheTo = append(o.CacheTo, spec)
+	}
+	for _, s := range f.cacheFrom {
+		spec, err := remotecache.ParseFrom(s)
+		if err != nil {
+			return o, err
+		}
+		o.CacheFrom = append(o.CacheFrom, spec)
 	}
 	c, err := archive.ParseCompression(f.compression)
 	if err != nil {
