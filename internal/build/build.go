@@ -26,7 +26,9 @@ import (
 	"github.com/whittle-build/whittle/internal/progress"
 	"github.com/whittle-build/whittle/internal/remotecache"
 	"github.com/whittle-build/whittle/internal/resolve"
+	"github.com/whittle-build/whittle/internal/secrets"
 	"github.com/whittle-build/whittle/internal/solver"
+	"github.com/whittle-build/whittle/internal/sshforward"
 	"github.com/whittle-build/whittle/internal/store"
 )
 
@@ -72,6 +74,10 @@ type Options struct {
 	CacheFrom []remotecache.Spec
 	// CacheTo are where the build's step records are exported (--cache-to).
 	CacheTo []remotecache.Spec
+	// Secrets are what RUN --mount=type=secret may read (--secret).
+	Secrets []secrets.Source
+	// SSH are the agents RUN --mount=type=ssh may forward (--ssh).
+	SSH []sshforward.Spec
 }
 
 // Result is a finished build.
@@ -106,6 +112,14 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	dockerfile, err := os.ReadFile(o.Dockerfile)
 	if err != nil {
 		return nil, fmt.Errorf("reading the Dockerfile: %w", err)
+	}
+	secretStore, err := secrets.NewStore(o.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	agents, err := sshforward.NewAgents(o.SSH)
+	if err != nil {
+		return nil, err
 	}
 	contexts, err := openContexts(st, o)
 	if err != nil {
@@ -152,6 +166,8 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 		Jobs:        o.Jobs,
 		Epoch:       o.Epoch,
 		Network:     o.Network,
+		Secrets:     secretStore,
+		SSH:         agents,
 	})
 	if err != nil {
 		return nil, err

@@ -39,13 +39,21 @@ func (s *Solver) layerOp(ctx context.Context, st *plan.Stage, op *plan.Op, state
 			return cached, nil
 		}
 	}
+	// What RUN's mounts read is made ready before the step takes an
+	// execution slot: a build context view is a step of its own.
+	var srcs map[int]*State
+	if op.Run != nil {
+		if srcs, err = s.mountSources(ctx, op.Run, runs); err != nil {
+			return nil, err
+		}
+	}
 	release, err := s.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	v := s.o.Progress.Start(name)
-	next, err := s.execute(ctx, op, state, key, runs, v)
+	next, err := s.execute(ctx, op, state, key, runs, srcs, v)
 	v.Done(err, ctx.Err() != nil)
 	if err != nil {
 		return nil, err
@@ -78,28 +86,41 @@ func (s *Solver) cached(ctx context.Context, key v1.Hash) (*State, bool) {
 	return &st, true
 }
 
-// inputs returns digests of what op reads besides its parent state.
+// inputs returns digests of what op reads besides its parent state: the
+// content of COPY and ADD sources (for a URL, what the server holds now),
+// and of what RUN's bind mounts show and seeded cache mounts start from.
+// Cache mount contents, secrets and ssh agents are never part of a key.
 func (s *Solver) inputs(ctx context.Context, op *plan.Op, runs map[*plan.Stage]*stageRun) ([]string, error) {
 	var out []string
 	if c := op.Copy; c != nil {
-		d, err := s.sourceDigest(ctx, c.From, c.Sources, c.Exclude, runs)
-		if err != nil {
-			return nil, err
+		var local []string
+		for _, src := range c.Sources {
+			if !c.Add || !isHTTPSource(src) {
+				local = append(local, src)
+				continue
+			}
+			d, err := s.urlInput(ctx, src, c.Checksum)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d)
 		}
-		out = append(out, d)
+		if len(local) > 0 || len(c.Sources) == 0 {
+			d, err := s.sourceDigest(ctx, c.From, local, c.Exclude, runs)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d)
+		}
 	}
 	if r := op.Run; r != nil {
 		for _, m := range r.Mounts {
-			if m.Type != plan.MountBind {
+			if (m.Type != plan.MountBind && m.Type != plan.MountCache) || m.From.Kind == plan.SourceNone {
 				continue
 			}
-			src := []string{m.Source}
-			if m.Source == "" {
-				src = []string{"."}
-			}
-			d, err := s.sourceDigest(ctx, m.From, src, nil, runs)
+			d, err := s.sourceDigest(ctx, m.From, []string{mountSource(m)}, nil, runs)
 			if err != nil {
-				return nil, fmt.Errorf("--mount=type=bind,target=%s: %w", m.Target, err)
+				return nil, fmt.Errorf("--mount=type=%s,target=%s: %w", m.Type, m.Target, err)
 			}
 			out = append(out, d)
 		}
@@ -117,8 +138,8 @@ func (s *Solver) sourceDigest(ctx context.Context, src plan.Source, sources, exc
 		}
 		var rels []string
 		for _, p := range sources {
-			if isURL(p) {
-				return "", fmt.Errorf("ADD from a URL (%s) is not supported by this version of whittle", p)
+			if isGitSource(p) {
+				return "", fmt.Errorf("ADD of a Git repository (%s) is not supported by this version of whittle; clone it in a RUN step or a stage", p)
 			}
 			m, err := bc.Match(p)
 			if err != nil {
@@ -139,12 +160,8 @@ func (s *Solver) sourceDigest(ctx context.Context, src plan.Source, sources, exc
 	return "", nil
 }
 
-func isURL(s string) bool {
-	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "git@")
-}
-
 // execute carries out op on a snapshot of state and returns the new state.
-func (s *Solver) execute(ctx context.Context, op *plan.Op, state *State, key v1.Hash, runs map[*plan.Stage]*stageRun, out io.Writer) (*State, error) {
+func (s *Solver) execute(ctx context.Context, op *plan.Op, state *State, key v1.Hash, runs map[*plan.Stage]*stageRun, srcs map[int]*State, out io.Writer) (*State, error) {
 	lowers, err := s.lowers(ctx, state)
 	if err != nil {
 		return nil, err
@@ -171,7 +188,14 @@ func (s *Solver) execute(ctx context.Context, op *plan.Op, state *State, key v1.
 			return nil, err
 		}
 		defer os.RemoveAll(scratch)
-		err = step.Run(ctx, active.Root(), op.Run, s.o.Sandbox, step.RunOptions{Network: s.o.Network, Output: tail, Scratch: scratch})
+		var rm *runMounts
+		if rm, err = s.prepareMounts(ctx, op.Run, srcs, scratch); err != nil {
+			return nil, err
+		}
+		err = step.Run(ctx, active.Root(), op.Run, s.o.Sandbox, step.RunOptions{Network: s.o.Network, Output: tail, Scratch: scratch, Mounts: rm.mounts, Env: rm.env})
+		if rerr := rm.release(); rerr != nil && err == nil {
+			err = fmt.Errorf("releasing mounts: %w", rerr)
+		}
 		var ee *step.ExitError
 		if errors.As(err, &ee) {
 			err = fmt.Errorf("%w%s", err, tail.String())
@@ -211,6 +235,33 @@ func (s *Solver) copy(ctx context.Context, rootfs string, c *plan.Copy, runs map
 	}
 	defer os.RemoveAll(scratch)
 	o.Scratch = scratch
+	var local []string
+	for _, src := range c.Sources {
+		if !c.Add || !isHTTPSource(src) {
+			local = append(local, src)
+		}
+	}
+	if len(local) < len(c.Sources) {
+		// ADD of URLs: each is its own copy, after the local sources.
+		if len(c.Sources) > 1 && !strings.HasSuffix(c.Dest, "/") {
+			return fmt.Errorf("when using ADD with more than one source file, the destination must be a directory and end with a /")
+		}
+		if len(local) > 0 {
+			lc := *c
+			lc.Sources = local
+			if err := s.copy(ctx, rootfs, &lc, runs); err != nil {
+				return err
+			}
+		}
+		for _, src := range c.Sources {
+			if isHTTPSource(src) {
+				if err := s.copyURL(ctx, rootfs, c, src, o); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
 	switch c.From.Kind {
 	case plan.SourceContext:
 		bc := s.o.Contexts[c.From.Context]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"runtime"
 	"strings"
 	"time"
@@ -14,9 +15,12 @@ import (
 
 	"github.com/whittle-build/whittle/internal/archive"
 	"github.com/whittle-build/whittle/internal/buildcontext"
+	"github.com/whittle-build/whittle/internal/cachemount"
+	"github.com/whittle-build/whittle/internal/download"
 	"github.com/whittle-build/whittle/internal/plan"
 	"github.com/whittle-build/whittle/internal/progress"
 	"github.com/whittle-build/whittle/internal/snapshot"
+	"github.com/whittle-build/whittle/internal/sshforward"
 	"github.com/whittle-build/whittle/internal/step"
 	"github.com/whittle-build/whittle/internal/store"
 )
@@ -55,6 +59,14 @@ type Options struct {
 	Epoch *time.Time
 	// Network is the default network of RUN: "host" (default) or "none".
 	Network string
+	// Secrets are what RUN --mount=type=secret reads. Default none: a
+	// required secret is an error, an optional one is left out.
+	Secrets Secrets
+	// SSH are the agents RUN --mount=type=ssh forwards. Default none.
+	SSH *sshforward.Agents
+	// HTTPClient downloads ADD <url> sources. Default: the default
+	// transport (proxies from the environment).
+	HTTPClient *http.Client
 	// now returns the current time; a test seam.
 	now func() time.Time
 }
@@ -63,6 +75,11 @@ type Options struct {
 type Solver struct {
 	o    Options
 	jobs chan struct{}
+	// cacheDirs are the store's RUN --mount=type=cache directories.
+	cacheDirs *cachemount.Dirs
+	// downloads fetches ADD URLs; urls remembers what they resolved to.
+	downloads *download.Fetcher
+	urls      urlFiles
 }
 
 // New returns a Solver.
@@ -82,7 +99,12 @@ func New(o Options) (*Solver, error) {
 	if o.now == nil {
 		o.now = time.Now
 	}
-	return &Solver{o: o, jobs: make(chan struct{}, o.Jobs)}, nil
+	return &Solver{
+		o:         o,
+		jobs:      make(chan struct{}, o.Jobs),
+		cacheDirs: cachemount.New(o.Store),
+		downloads: download.New(o.Store, o.HTTPClient),
+	}, nil
 }
 
 // Result is what Solve produced.
@@ -220,7 +242,7 @@ func (s *Solver) start(ctx context.Context, st *plan.Stage, runs map[*plan.Stage
 		}
 		return state, nil
 	case st.Base.Context != "":
-		return nil, fmt.Errorf("%s: FROM a build context directory (%s) is not supported; use COPY --from=%s", st.Location, st.Base.Context, st.Base.Context)
+		return s.contextBase(ctx, st)
 	}
 	// scratch
 	osName, arch, variant := splitPlatform(st.Platform)

@@ -1,0 +1,70 @@
+package solver
+
+import (
+	"context"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/whittle-build/whittle/internal/plan"
+)
+
+// exporterComment marks a history entry that no Dockerfile instruction
+// made, as BuildKit's exporter marks the entries it adds.
+const exporterComment = "buildkit.exporter.image.v0"
+
+// contextDisplay names a build context in progress output.
+func contextDisplay(name string) string {
+	if name == "" {
+		return "context"
+	}
+	return "context " + name
+}
+
+// contextView returns a state of one layer that holds src (a path of the
+// build context name; "." for all of it) at its own path, with
+// .dockerignore applied and every file owned by root, as BuildKit's local
+// source gives a context to FROM and to RUN --mount=type=bind. It is a step
+// like any other: cached by the content it copies, so an unchanged context
+// costs a checksum and a lookup, and a bind mount never sees the host's
+// owners or ignored files.
+func (s *Solver) contextView(ctx context.Context, name, src string) (*State, error) {
+	if _, ok := s.o.Contexts[name]; !ok {
+		return nil, fmt.Errorf("build context %q is not defined", name)
+	}
+	op := &plan.Op{
+		Kind:        plan.KindCopy,
+		Instruction: fmt.Sprintf("load %s %s", contextDisplay(name), src),
+		CreatedBy:   "local source for " + contextDisplay(name),
+		Copy: &plan.Copy{
+			From:    plan.Source{Kind: plan.SourceContext, Context: name},
+			Sources: []string{src},
+			Dest:    "/",
+			Parents: true,
+		},
+	}
+	base := &State{Key: rootKey("context-view", v1.Hash{}, "", s.o.Epoch)}
+	return s.layerOp(ctx, nil, op, base, nil, "[internal] "+op.Instruction)
+}
+
+// contextBase is the state of a stage whose FROM names a build context
+// directory: the context's files as one layer, and an empty config for the
+// stage's platform, as BuildKit builds FROM a local context. The layer's
+// history entry comes first (BuildKit's exporter appends such entries
+// after the Dockerfile's: a deliberate difference, so that history and
+// layers stay in order).
+func (s *Solver) contextBase(ctx context.Context, st *plan.Stage) (*State, error) {
+	view, err := s.contextView(ctx, st.Base.Context, ".")
+	if err != nil {
+		return nil, fmt.Errorf("%s: FROM %s: %w", st.Location, st.Base.Context, err)
+	}
+	n := view.clone()
+	n.Key = rootKey("context:"+st.Base.Context, view.Key, st.Platform, s.o.Epoch)
+	osName, arch, variant := splitPlatform(st.Platform)
+	n.Config = v1.ConfigFile{OS: osName, Architecture: arch, Variant: variant, Created: view.Config.Created}
+	for _, h := range view.Config.History {
+		h.Comment = exporterComment
+		n.Config.History = append(n.Config.History, h)
+	}
+	return n, nil
+}
