@@ -175,6 +175,7 @@ func TestApplyMetadata(t *testing.T) {
 	past.hdr.ModTime = time.Date(1910, 1, 2, 3, 4, 5, 0, time.UTC)
 	layer := makeTar(t, d, f, l, ro, reg("ro/inside", "x"), future, past)
 	dir := t.TempDir()
+	t.Cleanup(func() { makeRemovable(dir) }) // "ro" is read-only to non-root
 	apply(t, dir, layer, ApplyOptions{NoChown: true})
 
 	checks := []struct {
