@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -129,18 +130,20 @@ func readPeakRSS(b *testing.B) uint64 {
 	return 0
 }
 
-// sampleHeap records the largest HeapInuse seen every 5 ms into peak until
-// the returned function is called.
+// sampleHeap records the largest heap object bytes seen every 10 ms into
+// peak until the returned function is called. It reads runtime/metrics,
+// which does not stop the world (runtime.ReadMemStats would, and its
+// preemptions would show up in the measured CPU time).
 func sampleHeap(peak *uint64) (stop func()) {
 	var done atomic.Bool
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		var ms runtime.MemStats
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 		for !done.Load() {
-			runtime.ReadMemStats(&ms)
-			*peak = max(*peak, ms.HeapInuse)
-			time.Sleep(5 * time.Millisecond)
+			metrics.Read(sample)
+			*peak = max(*peak, sample[0].Value.Uint64())
+			time.Sleep(10 * time.Millisecond)
 		}
 	}()
 	return func() { done.Store(true); <-finished }

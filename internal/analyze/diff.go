@@ -147,7 +147,9 @@ func diffFiles(a, b *filesystem, d *DiffReport) {
 	for p, n := range inA {
 		d.Removed = append(d.Removed, FileChange{Path: p, Type: kindName(n.kind), SizeA: fileSize(n)})
 	}
-	sort.Slice(d.Removed, func(i, j int) bool { return d.Removed[i].Path < d.Removed[j].Path })
+	for _, fcs := range [][]FileChange{d.Added, d.Removed, d.Changed} {
+		sort.Slice(fcs, func(i, j int) bool { return fcs[i].Path < fcs[j].Path })
+	}
 }
 
 // compareNodes names what differs between two versions of a path.
