@@ -51,3 +51,105 @@ RUN --mount=type=cache,target=/var/cache/app,id=appcache \
 		t.Errorf("%d cache directories in the store, want 1", dirs)
 	}
 }
+
+// sharingDockerfile has two stages that run at once, each with the cache
+// mount "c" of the given sharing; each RUN logs its start in a shared
+// cache mount "log", waits (up to 3 s) for the other to start, touches its
+// name in "c", lists "c" and logs its end. The last stage records the log.
+func sharingDockerfile(sharing string) string {
+	run := func(me, other string) string {
+		return `RUN --mount=type=cache,id=log,target=/log --mount=type=cache,id=c,target=/c,sharing=` + sharing + ` \
+    echo start-` + me + ` >> /log/log; touch /c/` + me + `; \
+    i=0; while [ $i -lt 30 ] && ! grep -q start-` + other + ` /log/log; do sleep 0.1; i=$((i+1)); done; \
+    ls /c > /seen; echo end-` + me + ` >> /log/log
+`
+	}
+	return "FROM busybox AS a\n" + run("a", "b") +
+		"FROM busybox AS b\n" + run("b", "a") +
+		`FROM busybox
+COPY --from=a /seen /seen-a
+COPY --from=b /seen /seen-b
+RUN --mount=type=cache,id=log,target=/log cat /log/log > /order
+`
+}
+
+func TestCacheMountSharing(t *testing.T) {
+	tests := []struct {
+		sharing string
+		// overlap: the two RUNs ran at the same time (else one after the other).
+		overlap bool
+		// seeOther: each RUN saw the other's file in /c.
+		seeOther bool
+	}{
+		{"shared", true, true},
+		{"locked", false, false}, // the second sees the first's file, checked below
+		{"private", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sharing, func(t *testing.T) {
+			e := newEnv(t)
+			dir := contextDir(t, map[string]string{"Dockerfile": sharingDockerfile(tt.sharing)})
+			img, _ := e.mustBuild(dir, Options{Jobs: 4})
+			fs := filesystem(t, img)
+			order := strings.Fields(fs["/order"].content)
+			if len(order) != 4 {
+				t.Fatalf("log %q", order)
+			}
+			overlap := strings.HasPrefix(order[1], "start-")
+			if overlap != tt.overlap {
+				t.Errorf("sharing=%s: RUNs overlapped: %v, want %v (log %q)", tt.sharing, overlap, tt.overlap, order)
+			}
+			seenA, seenB := strings.Fields(fs["/seen-a"].content), strings.Fields(fs["/seen-b"].content)
+			switch tt.sharing {
+			case "locked":
+				// One after the other, on one directory: the second sees both.
+				first, second := seenA, seenB
+				if order[0] == "start-b" {
+					first, second = seenB, seenA
+				}
+				if len(first) != 1 || len(second) != 2 {
+					t.Errorf("locked: first saw %q, second %q", first, second)
+				}
+			default:
+				want := 1
+				if tt.seeOther {
+					want = 2
+				}
+				if len(seenA) != want || len(seenB) != want {
+					t.Errorf("sharing=%s: a saw %q, b saw %q; want %d files each", tt.sharing, seenA, seenB, want)
+				}
+			}
+		})
+	}
+}
+
+// TestCacheMountSeedAndOwner: from= seeds a new cache with a stage's
+// files; uid, gid and mode set its root; the seed is part of its identity.
+func TestCacheMountSeedAndOwner(t *testing.T) {
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{
+		"Dockerfile": `FROM busybox AS seed
+RUN mkdir -p /deps && echo v1 > /deps/pkg
+
+FROM busybox
+RUN --mount=type=cache,target=/c,from=seed,source=/deps \
+    cat /c/pkg > /from-seed && echo added > /c/new
+RUN --mount=type=cache,target=/c,from=seed,source=/deps cat /c/new > /persisted
+RUN --mount=type=cache,target=/o,uid=1000,gid=1000,mode=0750 stat -c '%u:%g %a' /o > /owner
+`,
+	})
+	img, _ := e.mustBuild(dir, Options{})
+	fs := filesystem(t, img)
+	if got := fs["/from-seed"].content; got != "v1\n" {
+		t.Errorf("seeded cache had %q, want the stage's file", got)
+	}
+	if got := fs["/persisted"].content; got != "added\n" {
+		t.Errorf("the seeded cache did not keep a write: %q", got)
+	}
+	if got := fs["/owner"].content; got != "1000:1000 750\n" {
+		t.Errorf("cache root is %q, want 1000:1000 750", got)
+	}
+	if _, ok := fs["/c"]; ok {
+		t.Error("the mount point /c is in the image")
+	}
+}
