@@ -114,6 +114,9 @@ func (s *Solver) inputs(ctx context.Context, op *plan.Op, runs map[*plan.Stage]*
 		}
 	}
 	if r := op.Run; r != nil {
+		// The network a RUN gets is the build's default unless the
+		// instruction says: a step run offline is not one run online.
+		out = append(out, "network "+s.network(r))
 		for _, m := range r.Mounts {
 			if (m.Type != plan.MountBind && m.Type != plan.MountCache) || m.From.Kind == plan.SourceNone {
 				continue
@@ -126,6 +129,14 @@ func (s *Solver) inputs(ctx context.Context, op *plan.Op, runs map[*plan.Stage]*
 		}
 	}
 	return out, nil
+}
+
+// network is the network RUN r gets: its --network, else the build's.
+func (s *Solver) network(r *plan.Run) string {
+	if r.Network != "" && r.Network != "default" {
+		return r.Network
+	}
+	return s.o.Network
 }
 
 // sourceDigest identifies the content a COPY or mount reads from src.
