@@ -112,7 +112,7 @@ func WriteText(w io.Writer, r *Report, color bool) error {
 	if r.Platform != "" {
 		t.printf("  platform     %s\n", r.Platform)
 	}
-	t.printf("  size         %s uncompressed, %s compressed, %d layers\n", HumanSize(r.Size), HumanSize(r.CompressedSize), len(r.Layers))
+	t.printf("  size         %s uncompressed, %s compressed, %s\n", HumanSize(r.Size), HumanSize(r.CompressedSize), plural(len(r.Layers), "layer"))
 	t.printf("  files        %s in %d files (hardlinks once)\n", HumanSize(r.TotalFileBytes), r.Files)
 	effColor := ansiGreen
 	if r.Efficiency < 0.95 {
@@ -204,10 +204,7 @@ func describeBase(b Base) string {
 	if b.Name != "" {
 		name = " from " + b.Name
 	}
-	layers := fmt.Sprintf("%d layers", b.Layers)
-	if b.Layers == 1 {
-		layers = "1 layer"
-	}
+	layers := plural(b.Layers, "layer")
 	switch b.Source {
 	case "annotation":
 		return fmt.Sprintf("%s%s (recorded by the build)", layers, name)
@@ -215,6 +212,14 @@ func describeBase(b Base) string {
 		return fmt.Sprintf("%s%s (inferred from history: %s)", layers, name, b.Method)
 	}
 	return "unknown (no annotation, nothing to infer from history): all layers counted as build"
+}
+
+// plural formats n things: "1 layer", "3 layers".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 func pathRows(ps []PathSize) [][]cell {
