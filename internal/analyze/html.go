@@ -32,9 +32,10 @@ type htmlData struct {
 // data-bytes...).
 func WriteHTML(w io.Writer, r *Report) error {
 	tmpl, err := template.New("report").Funcs(template.FuncMap{
-		"human": HumanSize,
-		"pct":   func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
-		"base":  describeBase,
+		"human":  HumanSize,
+		"pct":    func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
+		"base":   describeBase,
+		"plural": plural,
 	}).Parse(reportHTML)
 	if err != nil {
 		return fmt.Errorf("parsing HTML template: %w", err)

@@ -166,6 +166,23 @@ func TestWriteHTMLChromium(t *testing.T) {
 		}
 	}
 
+	// Inside the top-level directories, their own entries.
+	want := map[string]bool{}
+	for _, c := range r.Tree.Children {
+		for _, g := range c.Children {
+			want[g.Name+"="+fmt.Sprint(g.Bytes)] = true
+		}
+	}
+	subs := tagAttrs(dom, "subcell")
+	if len(subs) == 0 {
+		t.Error("no nested treemap cells")
+	}
+	for _, s := range subs {
+		if !want[s["data-name"]+"="+s["data-bytes"]] {
+			t.Errorf("nested treemap cell %s = %s bytes is not in the report's tree", s["data-name"], s["data-bytes"])
+		}
+	}
+
 	if n := len(tagAttrs(dom, "finding")); n != len(r.Findings) {
 		t.Errorf("%d finding rows, want %d", n, len(r.Findings))
 	}
