@@ -88,6 +88,7 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts ApplyOptions) (dig
 		written:    make(map[string]struct{}),
 		whitedOut:  make(map[string]struct{}),
 		opaqueDone: make(map[string]struct{}),
+		dirIndex:   make(map[string]int),
 		parents:    make(map[string]string),
 		buf:        make([]byte, 1<<20),
 	}
@@ -134,8 +135,10 @@ type applier struct {
 	whitedOut map[string]struct{}
 	// opaqueDone holds the directories already cleared in flatten mode.
 	opaqueDone map[string]struct{}
-	// dirs are the directories whose mode and times are set at the end.
-	dirs []dirMeta
+	// dirs are the directories whose mode and times are set at the end, in
+	// the order they came; dirIndex finds one by relative path.
+	dirs     []dirMeta
+	dirIndex map[string]int
 	// parents caches the resolved absolute path of parent directories by
 	// relative path. Resolutions only go through existing directories, so
 	// creating files cannot change them; anything that removes a path
@@ -392,7 +395,13 @@ func (a *applier) times(abs, rel string, hdr *tar.Header) error {
 		atime = hdr.ModTime
 	}
 	if hdr.Typeflag == tar.TypeDir {
-		a.dirs = append(a.dirs, dirMeta{rel: rel, mode: uint32(hdr.Mode), atime: atime, mtime: hdr.ModTime})
+		m := dirMeta{rel: rel, mode: uint32(hdr.Mode), atime: atime, mtime: hdr.ModTime}
+		if i, ok := a.dirIndex[rel]; ok {
+			a.dirs[i] = m // a later entry for the same directory wins
+			return nil
+		}
+		a.dirIndex[rel] = len(a.dirs)
+		a.dirs = append(a.dirs, m)
 		return nil
 	}
 	return lutimes(abs, atime, hdr.ModTime)
@@ -430,7 +439,8 @@ func (a *applier) xattrs(f attrSetter, hdr *tar.Header) error {
 }
 
 // finishDirs sets the mode and times of the directories the tar wrote, now
-// that nothing more is written in them. Each is resolved again: the tar may
+// that nothing more is written in them. Children go first, so that a parent
+// made unsearchable does not hide them. Each is resolved again: the tar may
 // have replaced it since.
 func (a *applier) finishDirs() error {
 	for i := len(a.dirs) - 1; i >= 0; i-- {

@@ -173,7 +173,9 @@ func TestApplyMetadata(t *testing.T) {
 	future, past := reg("future", "f"), reg("past", "p")
 	future.hdr.ModTime = time.Date(2400, 1, 2, 3, 4, 5, 0, time.UTC)
 	past.hdr.ModTime = time.Date(1910, 1, 2, 3, 4, 5, 0, time.UTC)
-	layer := makeTar(t, d, f, l, ro, reg("ro/inside", "x"), future, past)
+	d2 := d // a second entry for d: the last one wins
+	d.hdr.Mode, d.hdr.ModTime = 0o700, testTime
+	layer := makeTar(t, d, f, l, ro, reg("ro/inside", "x"), future, past, d2)
 	dir := t.TempDir()
 	t.Cleanup(func() { makeRemovable(dir) }) // "ro" is read-only to non-root
 	apply(t, dir, layer, ApplyOptions{NoChown: true})
