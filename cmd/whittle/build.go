@@ -14,12 +14,15 @@ import (
 	"github.com/whittle-build/whittle/internal/output"
 	"github.com/whittle-build/whittle/internal/progress"
 	"github.com/whittle-build/whittle/internal/remotecache"
+	"github.com/whittle-build/whittle/internal/secrets"
+	"github.com/whittle-build/whittle/internal/sshforward"
 )
 
 type buildFlags struct {
 	file, target, progress, iidfile, network, platform, compression, registryCA string
 	tags, buildArgs, outputs, insecure, contexts                                []string
 	cacheTo, cacheFrom                                                          []string
+	secrets, ssh                                                                []string
 	noCache, pull, quiet, push                                                  bool
 	jobs                                                                        int
 }
@@ -88,6 +91,8 @@ by -t) unless --output says otherwise.`,
 	fl.StringVar(&f.registryCA, "registry-ca", "", "a PEM file of extra CA certificates for registries")
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export the build cache: type=registry,ref=REF or type=local,dest=DIR[,mode=min|max][,mounts=true]; repeatable")
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import a build cache: type=registry,ref=REF (or just REF) or type=local,src=DIR; repeatable")
+	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret RUN --mount=type=secret may read: id=ID,src=FILE or id=ID,env=VAR (type=file|env); repeatable")
+	fl.StringArrayVar(&f.ssh, "ssh", nil, "an ssh agent RUN --mount=type=ssh may use: default (the agent at $SSH_AUTH_SOCK) or ID=SOCKET|KEYFILE[,KEYFILE]; repeatable")
 	fl.StringArrayVar(&f.contexts, "build-context", nil, "an extra named context: NAME=DIR, NAME=docker-image://REF or NAME=oci-layout://DIR; repeatable")
 	return cmd
 }
@@ -117,6 +122,20 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 			}
 		}
 		o.BuildArgs[k] = v
+	}
+	for _, s := range f.secrets {
+		src, err := secrets.ParseSource(s)
+		if err != nil {
+			return o, err
+		}
+		o.Secrets = append(o.Secrets, src)
+	}
+	for _, s := range f.ssh {
+		spec, err := sshforward.ParseSpec(s, os.Getenv)
+		if err != nil {
+			return o, err
+		}
+		o.SSH = append(o.SSH, spec)
 	}
 	for _, c := range f.contexts {
 		k, v, ok := strings.Cut(c, "=")
