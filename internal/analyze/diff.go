@@ -35,17 +35,22 @@ type DiffReport struct {
 	Findings FindingDelta `json:"findings"`
 }
 
-// DiffSide summarises one side of a diff.
+// DiffSide summarises one side of a diff with the same-named values of its
+// Report.
 type DiffSide struct {
-	Image          ImageRef `json:"image"`
-	Size           int64    `json:"size"`
-	CompressedSize int64    `json:"compressedSize"`
-	TotalFileBytes int64    `json:"totalFileBytes"`
-	WastedBytes    int64    `json:"wastedBytes"`
-	Files          int      `json:"files"`
-	Layers         int      `json:"layers"`
-	Packages       int      `json:"packages"`
-	Findings       int      `json:"findings"`
+	// Image names the image.
+	Image ImageRef `json:"image"`
+	// Size, CompressedSize, TotalFileBytes, WastedBytes and Files are the
+	// Report's.
+	Size           int64 `json:"size"`
+	CompressedSize int64 `json:"compressedSize"`
+	TotalFileBytes int64 `json:"totalFileBytes"`
+	WastedBytes    int64 `json:"wastedBytes"`
+	Files          int   `json:"files"`
+	// Layers, Packages and Findings count the Report's lists.
+	Layers   int `json:"layers"`
+	Packages int `json:"packages"`
+	Findings int `json:"findings"`
 }
 
 // FileChange is a path added, removed or changed between the images.
@@ -67,6 +72,8 @@ type FileChange struct {
 // PackageDelta lists packages only in B, only in A, and in both with a
 // different version or size. Packages are matched by type and name.
 type PackageDelta struct {
+	// Added, Removed and Changed are sorted as the packages of B (Added,
+	// Changed) and of A (Removed) are.
 	Added   []Package       `json:"added"`
 	Removed []Package       `json:"removed"`
 	Changed []PackageChange `json:"changed"`
@@ -74,17 +81,21 @@ type PackageDelta struct {
 
 // PackageChange is a package present in both images that differs.
 type PackageChange struct {
-	Name     string `json:"name"`
-	Type     string `json:"type"`
+	// Name and Type identify the package.
+	Name string `json:"name"`
+	Type string `json:"type"`
+	// VersionA and VersionB are its versions in A and B.
 	VersionA string `json:"versionA"`
 	VersionB string `json:"versionB"`
-	BytesA   int64  `json:"bytesA"`
-	BytesB   int64  `json:"bytesB"`
+	// BytesA and BytesB are its bytes in A and B.
+	BytesA int64 `json:"bytesA"`
+	BytesB int64 `json:"bytesB"`
 }
 
 // FindingDelta lists findings only in B (Added) and only in A (Removed),
 // matched by rule, path and verdict.
 type FindingDelta struct {
+	// Added are only in B, Removed only in A.
 	Added   []Finding `json:"added"`
 	Removed []Finding `json:"removed"`
 }
