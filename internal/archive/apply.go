@@ -158,11 +158,10 @@ type dirMeta struct {
 var errNoParent = errors.New("parent directory does not exist")
 
 func (a *applier) run(br *bufio.Reader) error {
-	if head, _ := br.Peek(6); Detect(head) != None {
-		return fmt.Errorf("the input is %s-compressed; Apply reads uncompressed tars (see Decompress)", Detect(head))
-	}
+	head, _ := br.Peek(6)
+	head = append([]byte(nil), head...)
 	tr := tar.NewReader(br)
-	for {
+	for first := true; ; first = false {
 		if err := a.ctx.Err(); err != nil {
 			return err
 		}
@@ -171,6 +170,10 @@ func (a *applier) run(br *bufio.Reader) error {
 			break
 		}
 		if err != nil {
+			if c := Detect(head); first && c != None {
+				// Only now: a tar's first name may well start with "BZh".
+				return fmt.Errorf("reading tar: the input is %s-compressed; Apply reads uncompressed tars (see Decompress)", c)
+			}
 			return fmt.Errorf("reading tar: %w", err)
 		}
 		if err := a.entry(hdr, tr); err != nil {

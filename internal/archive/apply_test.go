@@ -288,6 +288,19 @@ func TestApplyCompressedInput(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "gzip") {
 		t.Errorf("Apply of a gzip stream: %v, want an error naming gzip", err)
 	}
+	// A tar whose first name starts like a compressed stream is a tar.
+	for name, want := range map[string][]string{
+		"BZh91AY":             {"BZh91AY=x"},
+		"\x1f\x8bgz":          {"\x1f\x8bgz=x"},
+		"\xfd7zXZ":            {"\xfd7zXZ=x"},
+		"\x28\xb5\x2f\xfdzst": {"(\xb5/", "(\xb5/\xfdzst=x"}, // the zstd magic holds a "/"
+	} {
+		dir := t.TempDir()
+		apply(t, dir, makeTar(t, reg(name, "x")), ApplyOptions{NoChown: true})
+		if diff := cmp.Diff(want, listTree(t, dir, OverlayOpaqueXattr)); diff != "" {
+			t.Errorf("tree (-want +got):\n%s", diff)
+		}
+	}
 }
 
 func TestApplyCancel(t *testing.T) {
