@@ -32,6 +32,8 @@ shows where an image's bytes and attack surface come from.`,
 		newLoad(g),
 		newRun(g),
 		newPrune(g),
+		newAnalyze(g),
+		newDiff(g),
 		newVersion(),
 	)
 	return cmd
