@@ -6,6 +6,7 @@ import (
 	"compress/bzip2"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -115,15 +116,19 @@ func Detect(head []byte) Compression {
 
 // Decompress recognises the compression of r by its first bytes and returns
 // a reader of the decompressed stream, with the compression it found.
-// Input in no known format is returned as is, as None. Closing the reader
-// releases the decompressor; it never closes r.
+// Input in no known format is returned as is, as None, and so is a tar
+// whose first name happens to start like a compressed stream. Closing the
+// reader releases the decompressor; it never closes r.
 func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	head, err := br.Peek(6)
+	head, err := br.Peek(512)
 	if err != nil && err != io.EOF {
 		return nil, None, fmt.Errorf("reading compression header: %w", err)
 	}
 	c := Detect(head)
+	if c != None && isTarHeader(head) {
+		c = None
+	}
 	switch c {
 	case Gzip:
 		z, err := gzip.NewReader(br)
@@ -147,4 +152,25 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 		return io.NopCloser(z), c, nil
 	}
 	return io.NopCloser(br), None, nil
+}
+
+// isTarHeader reports whether block starts with a tar header block: 512
+// bytes whose checksum field matches their sum.
+func isTarHeader(block []byte) bool {
+	if len(block) < 512 {
+		return false
+	}
+	field := bytes.TrimRight(bytes.TrimLeft(block[148:156], " \x00"), " \x00")
+	want, err := strconv.ParseUint(string(field), 8, 32)
+	if err != nil {
+		return false
+	}
+	var sum uint64
+	for i, b := range block[:512] {
+		if i >= 148 && i < 156 {
+			b = ' '
+		}
+		sum += uint64(b)
+	}
+	return sum == want
 }

@@ -131,6 +131,9 @@ func TestDecompressDetects(t *testing.T) {
 		{"none", want, None},
 		{"tar", makeTar(t, reg("hello", string(want))), None},
 		{"empty", nil, None},
+		{"tar named like bzip2", makeTar(t, reg("BZh91AY&SY", "x")), None},
+		{"tar named like xz", makeTar(t, reg("\xfd7zXZ", "x")), None},
+		{"tar named like gzip", makeTar(t, reg("\x1f\x8b", "x")), None},
 		{"short", []byte{0x1f}, None},
 	}
 	for _, tt := range tests {
