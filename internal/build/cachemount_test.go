@@ -14,8 +14,8 @@ func TestCacheMountPersists(t *testing.T) {
 	e := newEnv(t)
 	df := func(step string) string {
 		return `FROM busybox
-RUN --mount=type=cache,target=/var/cache/app,id=appcache \
-    echo ` + step + ` >> /var/cache/app/log && cat /var/cache/app/log > /seen
+RUN --mount=type=cache,target=/var/cache/app,id=appcache --mount=type=cache,target=/root/.cache/tool \
+    echo ` + step + ` >> /var/cache/app/log && cat /var/cache/app/log > /seen && touch /root/.cache/tool/x
 `
 	}
 	dir := contextDir(t, map[string]string{"Dockerfile": df("one")})
@@ -24,10 +24,19 @@ RUN --mount=type=cache,target=/var/cache/app,id=appcache \
 	if got := fs["/seen"].content; got != "one\n" {
 		t.Fatalf("first build saw %q", got)
 	}
-	for _, p := range []string{"/var/cache/app/log", "/var/cache/app", "/var/cache", "/var"} {
+	for _, p := range []string{"/var/cache/app/log", "/var/cache/app", "/var/cache", "/var", "/root/.cache"} {
 		if _, ok := fs[p]; ok {
 			t.Errorf("%s is in the image", p)
 		}
+	}
+	// The RUN's layer is its one file: /root, which got a mount point,
+	// is not in it either.
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := layerNames(t, ls[len(ls)-1]); len(got) != 1 || got[0] != "seen" {
+		t.Errorf("the RUN's layer holds %q, want only seen", got)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df("two")), 0o644); err != nil {
 		t.Fatal(err)
@@ -47,8 +56,8 @@ RUN --mount=type=cache,target=/var/cache/app,id=appcache \
 			dirs++
 		}
 	}
-	if dirs != 1 {
-		t.Errorf("%d cache directories in the store, want 1", dirs)
+	if dirs != 2 {
+		t.Errorf("%d cache directories in the store, want 2", dirs)
 	}
 }
 

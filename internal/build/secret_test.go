@@ -1,6 +1,7 @@
 package build
 
 import (
+	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"crypto/rand"
@@ -9,9 +10,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/whittle-build/whittle/internal/secrets"
@@ -118,6 +121,21 @@ RUN --mount=type=secret,id=tok,env=TOK,target=/t \
 			t.Errorf("%s is in the image", p)
 		}
 	}
+	// Each RUN's layer holds only the files it wrote: no mount point, and
+	// not the directories the mount points were made in.
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLayers := [][]string{{"file-mode", "file-sum"}, {"env-sum"}, {"target-mode", "target-sum"}, {"both"}}
+	if len(ls) != 1+len(wantLayers) {
+		t.Fatalf("%d layers", len(ls))
+	}
+	for i, want := range wantLayers {
+		if got := layerNames(t, ls[i+1]); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("layer %d holds %q, want %q", i+1, got, want)
+		}
+	}
 
 	// A failing step: its error must not carry the secret either.
 	failing := contextDir(t, map[string]string{
@@ -215,4 +233,28 @@ func TestSecretRequiredAndOptional(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "id=x") {
 		t.Errorf("a missing secret file gave %v", err)
 	}
+}
+
+// layerNames lists the entries of a layer, sorted, without "./" and "/".
+func layerNames(t *testing.T, l v1.Layer) []string {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var out []string
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, strings.Trim(strings.TrimPrefix(h.Name, "./"), "/"))
+	}
+	sort.Strings(out)
+	return out
 }
