@@ -296,7 +296,7 @@ func TestApplyCompressedInput(t *testing.T) {
 		"\x28\xb5\x2f\xfdzst": {"(\xb5/", "(\xb5/\xfdzst=x"}, // the zstd magic holds a "/"
 	} {
 		dir := t.TempDir()
-		apply(t, dir, makeTar(t, reg(name, "x")), ApplyOptions{NoChown: true})
+		apply(t, dir, makeTar(t, gnuNamed(name)), ApplyOptions{NoChown: true})
 		if diff := cmp.Diff(want, listTree(t, dir, OverlayOpaqueXattr)); diff != "" {
 			t.Errorf("tree (-want +got):\n%s", diff)
 		}

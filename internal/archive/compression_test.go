@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"archive/tar"
 	"bytes"
 	stdgzip "compress/gzip"
 	"io"
@@ -132,8 +133,9 @@ func TestDecompressDetects(t *testing.T) {
 		{"tar", makeTar(t, reg("hello", string(want))), None},
 		{"empty", nil, None},
 		{"tar named like bzip2", makeTar(t, reg("BZh91AY&SY", "x")), None},
-		{"tar named like xz", makeTar(t, reg("\xfd7zXZ", "x")), None},
-		{"tar named like gzip", makeTar(t, reg("\x1f\x8b", "x")), None},
+		{"tar named like xz", makeTar(t, gnuNamed("\xfd7zXZ")), None},
+		{"tar named like gzip", makeTar(t, gnuNamed("\x1f\x8b")), None},
+		{"tar named like zstd", makeTar(t, gnuNamed("\x28\xb5\x2f\xfd")), None},
 		{"short", []byte{0x1f}, None},
 	}
 	for _, tt := range tests {
@@ -158,6 +160,14 @@ func TestDecompressDetects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gnuNamed is a file entry whose name bytes stand in the header block
+// itself (GNU format), not in a PAX record before it.
+func gnuNamed(name string) tarEntry {
+	e := reg(name, "x")
+	e.hdr.Format = tar.FormatGNU
+	return e
 }
 
 func TestDecompressCorrupt(t *testing.T) {
