@@ -20,6 +20,7 @@ RUN --mount=type=bind,from=builder,source=/out,target=/mnt,rw \
 RUN --mount=type=bind,from=builder,source=/out,target=/mnt \
     ls /mnt > /after && cat /mnt/x >> /after
 COPY --from=builder /out /builder-out
+RUN --mount=type=bind,from=busybox,source=/etc/group,target=/g cut -d: -f1 /g > /image-groups
 `,
 	})
 	img, _ := e.mustBuild(dir, Options{})
@@ -29,6 +30,8 @@ COPY --from=builder /out /builder-out
 		"/ro-write": "read-only\n",
 		"/rw-read":  "written\n",
 		"/after":    "x\nartifact\n", // rw writes were discarded
+		// from= an image: a file of its filesystem.
+		"/image-groups": "root\napp\nnogroup\n",
 	}
 	for p, w := range want {
 		if got := fs[p].content; got != w {
