@@ -264,7 +264,9 @@ func (s *Solver) cacheMount(ctx context.Context, rm *runMounts, m plan.Mount, sr
 			if m.GID != nil {
 				gid = *m.GID
 			}
-			if err := os.Lchown(dir, uid, gid); err != nil {
+			// Unprivileged, other ids cannot be given (nor, in a single-id
+			// user namespace, represented): the directory stays the user's.
+			if err := os.Lchown(dir, uid, gid); err != nil && os.Geteuid() == 0 {
 				return err
 			}
 		}
