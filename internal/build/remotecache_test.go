@@ -217,12 +217,8 @@ func TestSharedCacheMounts(t *testing.T) {
 	from, _ := remotecache.ParseFrom("type=local,src=" + dir)
 	a := newEnv(t)
 	a.mustBuild(contextDir(t, map[string]string{"Dockerfile": `FROM busybox
-RUN --mount=type=cache,id=shared-data,target=/cache mkdir -p /cache && echo filled-by-A > /cache/f
+RUN --mount=type=cache,id=shared-data,target=/cache echo filled-by-A > /cache/f
 `}), Options{Epoch: &cacheEpoch, CacheTo: []remotecache.Spec{to}})
-	entries, _ := os.ReadDir(filepath.Join(a.st.Root(), "mounts"))
-	if len(entries) == 0 {
-		t.Skip("the store keeps no cache mount directories under mounts/ (RUN --mount=type=cache is not persisted by this build of the engine)")
-	}
 
 	b := newEnv(t)
 	img, evs := b.mustBuild(contextDir(t, map[string]string{"Dockerfile": `FROM busybox

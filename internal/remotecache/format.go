@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -150,11 +149,12 @@ func plain(d v1.Descriptor) v1.Descriptor {
 	return v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}
 }
 
-// checkMountID refuses a mount id that is not one plain directory name, so
-// that an artifact cannot write outside the store's mounts/.
+// checkMountID refuses a mount id that is not the name the store gives
+// cache mount directories (64 lower-case hex digits, see mountsDir), so
+// that an artifact cannot write anywhere else.
 func checkMountID(id string) error {
-	if id == "" || id == "." || id == ".." || filepath.Base(id) != id || strings.ContainsAny(id, "/\\\x00") || strings.HasPrefix(id, ".") {
-		return fmt.Errorf("cache mount id %q is not a plain directory name", id)
+	if len(id) != 64 || strings.Trim(id, "0123456789abcdef") != "" {
+		return fmt.Errorf("cache mount id %q is not a store cache mount name (64 hex digits)", id)
 	}
 	return nil
 }

@@ -12,19 +12,58 @@ import (
 	"path/filepath"
 	"sort"
 	"syscall"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sys/unix"
 
 	"github.com/whittle-build/whittle/internal/archive"
 	"github.com/whittle-build/whittle/internal/store"
 )
 
-// mountsDir is where the store keeps RUN --mount=type=cache directories,
-// one per id (store/doc.go). The cache treats each child as opaque: its
-// name is the id, its tree the content.
+// mountsDir is where the store keeps RUN --mount=type=cache directories:
+// mounts/<id>, id the sha256 (hex) of the mount's identity, the same on
+// every machine (store.CacheMountDir), each with a flock(2) file
+// <id>.lock that its users hold (package cachemount). Private instances
+// (<id>.<n>) are per-machine copies for concurrent users and are not
+// exported.
 func mountsDir(st *store.Store) string {
-	return filepath.Join(st.Root(), "mounts")
+	return filepath.Dir(st.CacheMountDir(""))
+}
+
+// lockMount takes the lock of mount id (how: LOCK_SH or LOCK_EX); with
+// wait false it gives up at once when another holds it (nil, nil).
+func lockMount(ctx context.Context, st *store.Store, id string, how int, wait bool) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(mountsDir(st), id+".lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("locking cache mount %s: %w", id, err)
+	}
+	delay := 10 * time.Millisecond
+	for {
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		switch {
+		case err == nil:
+			return f, nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case !errors.Is(err, unix.EWOULDBLOCK):
+			f.Close()
+			return nil, fmt.Errorf("locking cache mount %s: %w", id, err)
+		case !wait:
+			f.Close()
+			return nil, nil
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		if delay < 200*time.Millisecond {
+			delay *= 2
+		}
+	}
 }
 
 // packedMount is a cache mount directory packed into a compressed tar in
@@ -36,7 +75,8 @@ type packedMount struct {
 }
 
 // packMounts packs every cache mount directory of st into a zstd tar
-// under scratch.
+// under scratch, each under its shared lock, so that no `sharing=locked`
+// user changes it meanwhile.
 func packMounts(ctx context.Context, st *store.Store, scratch string) ([]packedMount, error) {
 	entries, err := os.ReadDir(mountsDir(st))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -62,6 +102,11 @@ func packMounts(ctx context.Context, st *store.Store, scratch string) ([]packedM
 
 func packMount(ctx context.Context, st *store.Store, id, scratch string) (packedMount, error) {
 	dir := filepath.Join(mountsDir(st), id)
+	lock, err := lockMount(ctx, st, id, unix.LOCK_SH, true)
+	if err != nil {
+		return packedMount{}, err
+	}
+	defer lock.Close()
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return packedMount{}, err
@@ -128,11 +173,23 @@ func (c *countWriter) Write(p []byte) (int, error) {
 
 // restoreMount unpacks the cache mount m, read from the compressed tar r
 // (the blob desc), into the store's mounts/<id>, unless the store has that
-// directory already: a mount in use locally is newer than the cache's. The
-// tar is unpacked into staging and renamed into place only once both its
-// digest and its content's digest check out. It reports whether it restored.
+// directory already (a mount used locally is newer than the cache's) or a
+// build is using it. The tar is unpacked into staging and renamed into
+// place, under the mount's exclusive lock, only once both its digest and
+// its content's digest check out. It reports whether it restored.
 func restoreMount(ctx context.Context, st *store.Store, m Mount, r io.Reader, desc v1.Descriptor) (bool, error) {
 	dst := filepath.Join(mountsDir(st), m.ID)
+	if _, err := os.Lstat(dst); err == nil {
+		return false, nil
+	}
+	if err := os.MkdirAll(mountsDir(st), 0o700); err != nil {
+		return false, err
+	}
+	lock, err := lockMount(ctx, st, m.ID, unix.LOCK_EX, false)
+	if err != nil || lock == nil {
+		return false, err // nil, nil: in use, so it exists
+	}
+	defer lock.Close()
 	if _, err := os.Lstat(dst); err == nil {
 		return false, nil
 	}
@@ -169,9 +226,6 @@ func restoreMount(ctx context.Context, st *store.Store, m Mount, r io.Reader, de
 	}
 	if err := os.Chmod(tmp, fileMode(m.Mode)); err != nil {
 		return false, fmt.Errorf("cache mount %s: %w", m.ID, err)
-	}
-	if err := os.MkdirAll(mountsDir(st), 0o700); err != nil {
-		return false, err
 	}
 	if err := os.Rename(tmp, dst); err != nil {
 		if _, serr := os.Lstat(dst); serr == nil {
