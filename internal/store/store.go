@@ -126,21 +126,45 @@ func (s *Store) TempDir(prefix string) (string, error) {
 }
 
 func (s *Store) newSession() error {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return err
+	for attempt := 1; ; attempt++ {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return err
+		}
+		name := s.path("tmp", "s-"+hex.EncodeToString(b[:]))
+		f, err := lockFile(name+".lock", unix.LOCK_EX|unix.LOCK_NB)
+		if err != nil {
+			// Another process's sweep saw the lock file between its
+			// creation and its locking, took it for a dead session's and
+			// holds it to remove it: take another name.
+			if errors.Is(err, unix.EWOULDBLOCK) && attempt < 10 {
+				continue
+			}
+			return fmt.Errorf("opening store: %w", err)
+		}
+		if !isFile(f, name+".lock") {
+			// Swept (locked, removed and released) before we locked it:
+			// our lock is on a file no other process can see.
+			f.Close()
+			continue
+		}
+		if err := os.Mkdir(name, 0o700); err != nil {
+			f.Close()
+			return fmt.Errorf("opening store: %w", err)
+		}
+		s.session, s.sessionLock = name, f
+		return nil
 	}
-	name := s.path("tmp", "s-"+hex.EncodeToString(b[:]))
-	f, err := lockFile(name+".lock", unix.LOCK_EX|unix.LOCK_NB)
+}
+
+// isFile reports whether the open file f is still the one at path.
+func isFile(f *os.File, path string) bool {
+	a, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("opening store: %w", err)
+		return false
 	}
-	if err := os.Mkdir(name, 0o700); err != nil {
-		f.Close()
-		return fmt.Errorf("opening store: %w", err)
-	}
-	s.session, s.sessionLock = name, f
-	return nil
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
 }
 
 // sweep removes staging directories whose owner is gone: their lock can be taken.
