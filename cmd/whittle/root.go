@@ -25,6 +25,7 @@ shows where an image's bytes and attack surface come from.`,
 	cmd.PersistentFlags().StringVar(&g.root, "root", store.DefaultRoot(), "directory of the local image store")
 	cmd.AddCommand(
 		newBuild(g),
+		newBase(g),
 		newImages(g),
 		newRmi(g),
 		newTag(g),
@@ -34,6 +35,7 @@ shows where an image's bytes and attack surface come from.`,
 		newPrune(g),
 		newAnalyze(g),
 		newDiff(g),
+		newInfo(g),
 		newVersion(),
 	)
 	return cmd

@@ -15,6 +15,7 @@ import (
 	"github.com/whittle-build/whittle/internal/snapshot"
 	"github.com/whittle-build/whittle/internal/step"
 	"github.com/whittle-build/whittle/internal/store"
+	"github.com/whittle-build/whittle/internal/userns"
 )
 
 // sandboxRunner runs RUN steps with package sandbox.
@@ -36,6 +37,7 @@ func (sandboxRunner) Run(ctx context.Context, p *step.Process) error {
 		Args: p.Args, Env: p.Env, Cwd: p.Cwd,
 		UID: p.UID, GID: p.GID, AdditionalGIDs: p.Groups,
 		Network: p.Network, Mounts: mounts,
+		ParentGIDMappings: userns.Current().SpecGIDMappings(),
 	})
 	if err != nil {
 		return err

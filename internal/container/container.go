@@ -15,6 +15,7 @@ import (
 	"github.com/whittle-build/whittle/internal/sandbox"
 	"github.com/whittle-build/whittle/internal/snapshot"
 	"github.com/whittle-build/whittle/internal/store"
+	"github.com/whittle-build/whittle/internal/userns"
 )
 
 // Options say what to run and how; zero values take the image's config.
@@ -84,6 +85,7 @@ func Run(ctx context.Context, st *store.Store, snap snapshot.Snapshotter, img v1
 		Args: args, Env: mergeEnv(c.Env, o.Env), Cwd: cwd,
 		UID: ids.UID, GID: ids.GID, AdditionalGIDs: ids.Groups,
 		Network: o.Network, Terminal: o.Terminal,
+		ParentGIDMappings: userns.Current().SpecGIDMappings(),
 	})
 	if err != nil {
 		return err

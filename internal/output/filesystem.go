@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/whittle-build/whittle/internal/archive"
+	"github.com/whittle-build/whittle/internal/userns"
 )
 
 // writeFilesystemTar writes img's final filesystem, its layers flattened
@@ -41,7 +42,9 @@ func writeFilesystemDir(ctx context.Context, dir string, img v1.Image) error {
 	if len(cfg.RootFS.DiffIDs) != len(layers) {
 		return fmt.Errorf("writing %s: the config lists %d layers, the manifest %d", dir, len(cfg.RootFS.DiffIDs), len(layers))
 	}
-	root := os.Geteuid() == 0
+	// Rootless, files are written owned by the user (as BuildKit's local
+	// exporter does), not by ids of the user's subordinate ranges.
+	root := !userns.Current().Rootless()
 	opts := archive.ApplyOptions{NoChown: !root, NoDevices: !root}
 	for i, l := range layers {
 		diffID := cfg.RootFS.DiffIDs[i]

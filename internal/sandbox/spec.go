@@ -90,6 +90,12 @@ type Options struct {
 	// namespace with these mappings (rootless builds). A single mapping of
 	// size 1 is what an unprivileged user may write itself.
 	UIDMappings, GIDMappings []specs.LinuxIDMapping
+	// ParentGIDMappings are the gid mappings of the user namespace the
+	// caller itself runs in, when that is not the initial one (rootless
+	// whittle runs everything in a user namespace of its own): mounts are
+	// then set up as in a user namespace (no gid=5 on /dev/pts unless gid 5
+	// is mapped, the host's /sys bound instead of a new sysfs).
+	ParentGIDMappings []specs.LinuxIDMapping
 }
 
 // NewSpec returns the runtime-spec configuration for running o.Args with
@@ -129,6 +135,12 @@ func NewSpec(rootfs string, o Options) (*specs.Spec, error) {
 		return nil, fmt.Errorf("building sandbox spec: a user namespace needs both uid and gid mappings")
 	}
 	userns := len(o.UIDMappings) > 0
+	// Mount options depend on the user namespace the sandbox ends up in:
+	// its own, or (rootless whittle) the one whittle itself runs in.
+	inUserNS, gidMaps := userns, o.GIDMappings
+	if !userns && len(o.ParentGIDMappings) > 0 {
+		inUserNS, gidMaps = true, o.ParentGIDMappings
+	}
 	hostname := o.Hostname
 	if hostname == "" {
 		hostname = DefaultHostname
@@ -162,7 +174,7 @@ func NewSpec(rootfs string, o Options) (*specs.Spec, error) {
 			Capabilities:    caps,
 			NoNewPrivileges: !o.NewPrivileges,
 		},
-		Mounts: dedupMounts(append(defaultMounts(network, userns, o.GIDMappings), o.Mounts...)),
+		Mounts: dedupMounts(append(defaultMounts(network, inUserNS, gidMaps), o.Mounts...)),
 		Linux: &specs.Linux{
 			Namespaces:    namespaces(network, userns),
 			UIDMappings:   slices.Clone(o.UIDMappings),

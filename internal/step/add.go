@@ -8,6 +8,7 @@ import (
 	"path"
 
 	"github.com/whittle-build/whittle/internal/archive"
+	"github.com/whittle-build/whittle/internal/userns"
 )
 
 // addArchive unpacks srcPath into the directory dst when it is a tar
@@ -35,7 +36,8 @@ func (cp *copier) addArchive(srcPath, dst string) (bool, error) {
 		return true, err
 	}
 	defer os.RemoveAll(tmp)
-	if _, _, err := archive.Apply(cp.ctx, tmp, r, archive.ApplyOptions{NoDevices: os.Geteuid() != 0, NoChown: os.Geteuid() != 0}); err != nil {
+	ns := userns.Current()
+	if _, _, err := archive.Apply(cp.ctx, tmp, r, archive.ApplyOptions{NoDevices: ns.Rootless(), NoChown: !ns.CanChown()}); err != nil {
 		return true, fmt.Errorf("unpacking %s: %w", path.Base(srcPath), err)
 	}
 	keep := cp.keepOwner

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/whittle-build/whittle/internal/archive"
+	"github.com/whittle-build/whittle/internal/userns"
 )
 
 // SnapshotPath returns the directory where the layer diffID is (or would be)
@@ -80,11 +81,13 @@ func (s *Store) unpack(ctx context.Context, diffID v1.Hash, open func() (io.Read
 		return fmt.Errorf("unpacking layer %s: %w", diffID, err)
 	}
 	defer rc.Close()
+	ns := userns.Current()
 	got, _, err := archive.Apply(ctx, dir, rc, archive.ApplyOptions{
 		Overlay:     true,
 		OpaqueXattr: s.opaqueXattr,
-		NoDevices:   os.Geteuid() != 0,
-		NoChown:     os.Geteuid() != 0,
+		NoDevices:   ns.Rootless(),
+		// With only our own id mapped, owners cannot be kept on disk.
+		NoChown: !ns.CanChown(),
 	})
 	if err != nil {
 		removeAll(dir)

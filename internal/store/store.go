@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/whittle-build/whittle/internal/userns"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -36,9 +38,10 @@ type Store struct {
 }
 
 // DefaultRoot returns the store directory used when none is given:
-// /var/lib/whittle for root, else $XDG_DATA_HOME/whittle (~/.local/share/whittle).
+// /var/lib/whittle for root, else (rootless, also inside whittle's own user
+// namespace) $XDG_DATA_HOME/whittle, i.e. ~/.local/share/whittle.
 func DefaultRoot() string {
-	if os.Geteuid() == 0 {
+	if !userns.Current().Rootless() {
 		return "/var/lib/whittle"
 	}
 	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
@@ -66,8 +69,8 @@ func Open(root string) (*Store, error) {
 		}
 	}
 	s := &Store{root: root, opaqueXattr: "trusted.overlay.opaque"}
-	if os.Geteuid() != 0 {
-		// Unprivileged overlay mounts use userxattr (Linux 5.11+).
+	if userns.Current().Rootless() {
+		// Overlay mounts in a user namespace use userxattr (Linux 5.11+).
 		s.opaqueXattr = "user.overlay.opaque"
 	}
 	if _, err := os.Stat(s.path("oci-layout")); errors.Is(err, os.ErrNotExist) {
