@@ -146,3 +146,44 @@ RUN --mount=type=bind,target=/src ls /src > /listing
 		t.Error("the rw mount removed a context file")
 	}
 }
+
+// TestBindMountContextDirect: a root-owned context with nothing ignored
+// under the source is bound as it is (no copy: no view step runs), and
+// looks the same as a view would; an ignored file under the source makes
+// it a view again.
+func TestBindMountContextDirect(t *testing.T) {
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{
+		"Dockerfile": `FROM busybox
+RUN --mount=type=bind,source=src,target=/src \
+    ls -a /src > /listing && stat -c '%u:%g' /src/a > /owner && \
+    if touch /src/new 2>/dev/null; then echo writable; else echo read-only; fi > /write
+`,
+		"src/a": "one\n",
+	})
+	img, evs := e.mustBuild(dir, Options{})
+	fs := filesystem(t, img)
+	for p, want := range map[string]string{"/listing": ".\n..\na\n", "/owner": "0:0\n", "/write": "read-only\n"} {
+		if got := fs[p].content; got != want {
+			t.Errorf("%s = %q, want %q", p, got, want)
+		}
+	}
+	if views := evs.executed("load context"); len(views) != 0 {
+		t.Errorf("a root-owned context was copied: %v", views)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "src/new")); err == nil {
+		t.Error("the step wrote into the context")
+	}
+
+	// (a changes too, so that the step runs again.)
+	os.WriteFile(filepath.Join(dir, "src/a"), []byte("two\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "src/b.tmp"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte("**/*.tmp\n"), 0o644)
+	img, evs = e.mustBuild(dir, Options{})
+	if got := filesystem(t, img)["/listing"].content; got != ".\n..\na\n" {
+		t.Errorf("with an ignored file the mount shows %q", got)
+	}
+	if views := evs.executed("load context"); len(views) != 1 {
+		t.Errorf("an ignored file under the source did not make a view: %v", views)
+	}
+}

@@ -68,6 +68,7 @@ COPY --from=files / /files/
 COPY --from=fromreg /env /env-reg
 COPY --from=fromlayout /env /env-layout
 RUN --mount=type=bind,from=extra,source=sub,target=/m cat /m/deep.txt > /mounted
+RUN --mount=type=cache,from=extra,source=sub,target=/cc cat /cc/deep.txt > /cache-seeded && stat -c %u /cc/deep.txt >> /cache-seeded
 `,
 	})
 	o := Options{BuildContexts: map[string]string{
@@ -84,6 +85,7 @@ RUN --mount=type=bind,from=extra,source=sub,target=/m cat /m/deep.txt > /mounted
 		"/env-reg":            "FROM_REGISTRY=1\n",
 		"/env-layout":         "FROM_LAYOUT=1\n",
 		"/mounted":            "deep\n",
+		"/cache-seeded":       "deep\n0\n",
 	}
 	for p, w := range want {
 		if got := fs[p].content; got != w {

@@ -3,7 +3,12 @@ package solver
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/whittle-build/whittle/internal/plan"
@@ -67,4 +72,54 @@ func (s *Solver) contextBase(ctx context.Context, st *plan.Stage) (*State, error
 		n.Config.History = append(n.Config.History, h)
 	}
 	return n, nil
+}
+
+// hostView returns the host path of src in build context name when a bind
+// mount may show it as it is, because a view would look the same: every
+// file under it is owned by root, none is hidden by .dockerignore, and
+// all are plain files, directories and symlinks. A writable mount also
+// needs a directory (a snapshot goes over it). "" means a view is needed.
+// Builds from a root-owned checkout (CI, containers) so bind their context
+// without copying it.
+func (s *Solver) hostView(name, src string, writable bool) (string, error) {
+	bc, ok := s.o.Contexts[name]
+	if !ok {
+		return "", fmt.Errorf("build context %q is not defined", name)
+	}
+	p, err := securejoin.SecureJoin(bc.Root(), src)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", err
+	}
+	if writable && !fi.IsDir() {
+		return "", nil
+	}
+	direct := true
+	err = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(bc.Root(), q)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		plain := info.Mode().IsRegular() || info.IsDir() || info.Mode()&fs.ModeSymlink != 0
+		if !ok || st.Uid != 0 || st.Gid != 0 || !plain || (rel != "." && bc.Excluded(filepath.ToSlash(rel))) {
+			direct = false
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	if err != nil || !direct {
+		return "", err
+	}
+	return p, nil
 }

@@ -41,7 +41,7 @@ func (s *Solver) layerOp(ctx context.Context, st *plan.Stage, op *plan.Op, state
 	}
 	// What RUN's mounts read is made ready before the step takes an
 	// execution slot: a build context view is a step of its own.
-	var srcs map[int]*State
+	var srcs map[int]mountInput
 	if op.Run != nil {
 		if srcs, err = s.mountSources(ctx, op.Run, runs); err != nil {
 			return nil, err
@@ -172,7 +172,7 @@ func (s *Solver) sourceDigest(ctx context.Context, src plan.Source, sources, exc
 }
 
 // execute carries out op on a snapshot of state and returns the new state.
-func (s *Solver) execute(ctx context.Context, op *plan.Op, state *State, key v1.Hash, runs map[*plan.Stage]*stageRun, srcs map[int]*State, out io.Writer) (*State, error) {
+func (s *Solver) execute(ctx context.Context, op *plan.Op, state *State, key v1.Hash, runs map[*plan.Stage]*stageRun, srcs map[int]mountInput, out io.Writer) (*State, error) {
 	lowers, err := s.lowers(ctx, state)
 	if err != nil {
 		return nil, err

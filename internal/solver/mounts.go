@@ -31,36 +31,57 @@ const (
 	defaultUser = 0
 )
 
-// mountSources returns, by mount index, the states that r's bind mounts
-// and seeded cache mounts read: a stage's result, an image, or a view of
-// a build context (made, or found in the cache, here). It runs before the
-// RUN takes an execution slot, since a context view may need one.
-func (s *Solver) mountSources(ctx context.Context, r *plan.Run, runs map[*plan.Stage]*stageRun) (map[int]*State, error) {
-	out := map[int]*State{}
+// mountInput is what a bind mount shows or a cache mount is seeded from.
+type mountInput struct {
+	// state is a stage's result, an image, or a view of a build context.
+	state *State
+	// hostDir is a build context directory a bind mount may show as it is
+	// (see hostView).
+	hostDir string
+	// context names the build context a cache mount is seeded from.
+	context *string
+}
+
+// mountSources returns, by mount index, what r's bind mounts and seeded
+// cache mounts read: a stage's result, an image, or a build context,
+// shown directly when that is what a copy would look like, else through
+// a view made (or found in the cache) here. It runs before the RUN takes
+// an execution slot, since a context view is a step that needs one.
+func (s *Solver) mountSources(ctx context.Context, r *plan.Run, runs map[*plan.Stage]*stageRun) (map[int]mountInput, error) {
+	out := map[int]mountInput{}
 	for i, m := range r.Mounts {
 		if m.Type != plan.MountBind && m.Type != plan.MountCache {
 			continue
 		}
 		var (
-			st  *State
+			in  mountInput
 			err error
 		)
 		switch m.From.Kind {
 		case plan.SourceNone:
 			continue
 		case plan.SourceStage:
-			st, err = wait(ctx, runs, m.From.Stage)
+			in.state, err = wait(ctx, runs, m.From.Stage)
 		case plan.SourceImage:
-			st, err = s.imageState(ctx, m.From.Image, m.From.Image.Platform)
+			in.state, err = s.imageState(ctx, m.From.Image, m.From.Image.Platform)
 		case plan.SourceContext:
-			st, err = s.contextView(ctx, m.From.Context, mountSource(m))
+			switch {
+			case m.Type == plan.MountCache:
+				// Seeded once, when the cache directory is made.
+				name := m.From.Context
+				in.context = &name
+			default:
+				if in.hostDir, err = s.hostView(m.From.Context, mountSource(m), !m.ReadOnly); err == nil && in.hostDir == "" {
+					in.state, err = s.contextView(ctx, m.From.Context, mountSource(m))
+				}
+			}
 		default:
 			err = fmt.Errorf("unknown source %q", m.From.Kind)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("--mount=type=%s,target=%s: %w", m.Type, m.Target, err)
 		}
-		out[i] = st
+		out[i] = in
 	}
 	return out, nil
 }
@@ -113,7 +134,7 @@ func (rm *runMounts) privateDir() (string, error) {
 // cache directories (locked as their sharing says), secret files and env
 // variables, forwarded ssh agents. The caller runs the process and then
 // calls release, also on error.
-func (s *Solver) prepareMounts(ctx context.Context, r *plan.Run, srcs map[int]*State, scratch string) (*runMounts, error) {
+func (s *Solver) prepareMounts(ctx context.Context, r *plan.Run, srcs map[int]mountInput, scratch string) (*runMounts, error) {
 	rm := &runMounts{scratch: scratch}
 	sshTarget := ""
 	for i, m := range r.Mounts {
@@ -193,17 +214,29 @@ func (s *Solver) view(ctx context.Context, rm *runMounts, state *State, writable
 }
 
 // bindMount mounts a path of a stage, an image or a build context.
-func (s *Solver) bindMount(ctx context.Context, rm *runMounts, m plan.Mount, src *State) error {
-	if src == nil {
+func (s *Solver) bindMount(ctx context.Context, rm *runMounts, m plan.Mount, src mountInput) error {
+	var p string
+	switch {
+	case src.hostDir != "" && m.ReadOnly:
+		p = src.hostDir
+	case src.hostDir != "":
+		// Writes go to a snapshot over the context directory.
+		active, err := s.o.Snapshotter.Prepare(ctx, []string{src.hostDir})
+		if err != nil {
+			return err
+		}
+		rm.releases = append(rm.releases, active.Release)
+		p = active.Root()
+	case src.state != nil:
+		root, err := s.view(ctx, rm, src.state, !m.ReadOnly)
+		if err != nil {
+			return err
+		}
+		if p, err = securejoin.SecureJoin(root, mountSource(m)); err != nil {
+			return err
+		}
+	default:
 		return errors.New("the mount has no source")
-	}
-	root, err := s.view(ctx, rm, src, !m.ReadOnly)
-	if err != nil {
-		return err
-	}
-	p, err := securejoin.SecureJoin(root, mountSource(m))
-	if err != nil {
-		return err
 	}
 	if _, err := os.Stat(p); err != nil {
 		return fmt.Errorf("source %s: %w", path.Join("/", m.Source), errNotExist(err))
@@ -235,24 +268,42 @@ func cacheKey(m plan.Mount, seed string) string {
 	return string(b)
 }
 
-// seedID names what seeds a cache mount, machine-independently.
-func seedID(src *State) string {
-	if src == nil {
-		return ""
+// seedID names what seeds a cache mount, machine-independently: the
+// seed's step key, or the build context's name (its content does not
+// matter once the cache exists, as in BuildKit, where a cache mount's
+// contents are never part of a key).
+func seedID(src mountInput) string {
+	switch {
+	case src.state != nil:
+		return src.state.Key.String()
+	case src.context != nil:
+		return "context:" + *src.context
 	}
-	return src.Key.String()
+	return ""
 }
 
 // cacheMount mounts a persistent cache directory of the store.
-func (s *Solver) cacheMount(ctx context.Context, rm *runMounts, m plan.Mount, src *State) error {
+func (s *Solver) cacheMount(ctx context.Context, rm *runMounts, m plan.Mount, src mountInput) error {
 	init := func(dir string) error {
-		if src != nil {
-			root, err := s.view(ctx, rm, src, false)
+		var from step.Source
+		switch {
+		case src.state != nil:
+			root, err := s.view(ctx, rm, src.state, false)
 			if err != nil {
 				return err
 			}
+			from = step.Source{Root: root, KeepOwner: true}
+		case src.context != nil:
+			bc, ok := s.o.Contexts[*src.context]
+			if !ok {
+				return fmt.Errorf("build context %q is not defined", *src.context)
+			}
+			// As from a context view: root-owned, .dockerignore applied.
+			from = step.Source{Root: bc.Root(), Excluded: bc.Excluded}
+		}
+		if from.Root != "" {
 			cp := &plan.Copy{Sources: []string{mountSource(m)}, Dest: "/"}
-			if err := step.Copy(ctx, dir, cp, step.Source{Root: root, KeepOwner: true}, step.CopyOptions{Epoch: s.o.Epoch, Scratch: rm.scratch}); err != nil {
+			if err := step.Copy(ctx, dir, cp, from, step.CopyOptions{Epoch: s.o.Epoch, Scratch: rm.scratch}); err != nil {
 				return fmt.Errorf("seeding from %s: %w", path.Join("/", m.Source), err)
 			}
 		}
