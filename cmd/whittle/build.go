@@ -16,6 +16,7 @@ import (
 	"github.com/whittle-build/whittle/internal/remotecache"
 	"github.com/whittle-build/whittle/internal/secrets"
 	"github.com/whittle-build/whittle/internal/sshforward"
+	"github.com/whittle-build/whittle/internal/store"
 )
 
 type buildFlags struct {
@@ -111,6 +112,12 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 	case "auto", "plain", "tty", "json", "rawjson", "quiet":
 	default:
 		return o, fmt.Errorf("--progress=%s: want auto, plain, tty, json or quiet", f.progress)
+	}
+	// A bad name fails now, not after the whole build.
+	for _, t := range f.tags {
+		if _, err := store.NormalizeName(t); err != nil {
+			return o, fmt.Errorf("-t %s: %w (a name is [registry/]repository[:tag], lower case)", t, err)
+		}
 	}
 	for _, a := range f.buildArgs {
 		k, v, ok := strings.Cut(a, "=")
