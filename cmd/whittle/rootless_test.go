@@ -1,0 +1,146 @@
+package main
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/whittle-build/whittle/internal/testutil"
+)
+
+// TestRootless builds the core cases as the unprivileged user that .ci/run
+// makes (WHITTLE_TEST_USER, with /etc/subuid and /etc/subgid ranges): whittle
+// must enter a user namespace of its own, build with overlayfs inside it,
+// keep the owners of files in the layers, cache, and run the result.
+func TestRootless(t *testing.T) {
+	testutil.RequireRoot(t)
+	user := os.Getenv("WHITTLE_TEST_USER")
+	if user == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("WHITTLE_TEST_USER is not set: .ci/run makes an unprivileged user for this test")
+		}
+		t.Skip("WHITTLE_TEST_USER (an unprivileged user with subordinate id ranges) is not set")
+	}
+	if _, err := exec.LookPath("runuser"); err != nil {
+		t.Skip("runuser is missing")
+	}
+	// The user must reach everything: not t.TempDir (mode 0700).
+	dir, err := os.MkdirTemp("/var/tmp", "whittle-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o777)
+	bin := filepath.Join(dir, "whittle")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building whittle: %v\n%s", err, out)
+	}
+	testutil.WriteOCILayout(t, testutil.BusyboxImage(t), filepath.Join(dir, "bb"), "busybox")
+	ctxDir := filepath.Join(dir, "ctx")
+	os.MkdirAll(ctxDir, 0o755)
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(`FROM busybox AS build
+RUN echo built > /artifact && chown 1000:1000 /artifact && mkdir -p /out && cp -p /artifact /out/
+FROM busybox
+COPY --from=build /out/artifact /srv/artifact
+COPY --chown=app:app note.txt /srv/note.txt
+USER app
+WORKDIR /home/app/work
+RUN id -u > uid && cat /srv/note.txt && echo RAN-THE-STEP
+`), 0o644)
+	os.WriteFile(filepath.Join(ctxDir, "note.txt"), []byte("note\n"), 0o644)
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil {
+			os.Chmod(p, fi.Mode()|0o055)
+		}
+		return nil
+	})
+	store := filepath.Join(dir, "store")
+	whittle := func(args ...string) (string, error) {
+		cmd := exec.Command("runuser", append([]string{"-u", user, "--", bin, "--root", store}, args...)...)
+		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME=")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	info, err := whittle("info")
+	if err != nil || !strings.Contains(info, "mode:         rootless") {
+		t.Fatalf("whittle info as %s: %v\n%s", user, err, info)
+	}
+	t.Logf("whittle info as %s:\n%s", user, info)
+
+	args := []string{"build", "--progress", "plain", "--build-context", "busybox=oci-layout://" + filepath.Join(dir, "bb") + ":busybox",
+		"-t", "core", "-o", "type=oci,dest=" + filepath.Join(dir, "out"), "-o", "type=image", ctxDir}
+	out, err := whittle(args...)
+	if err != nil {
+		t.Fatalf("rootless build: %v\n%s", err, out)
+	}
+	files := layoutFiles(t, filepath.Join(dir, "out"))
+	for path, want := range map[string]string{"srv/artifact": "1000:1000", "srv/note.txt": "1000:1000", "home/app/work/uid": "1000:1000"} {
+		if got := files[path]; got != want {
+			t.Errorf("%s owned by %q in the layers, want %q", path, got, want)
+		}
+	}
+	if out, err := whittle("run", "core", "cat", "/home/app/work/uid"); err != nil || strings.TrimSpace(out) != "1000" {
+		t.Errorf("whittle run as %s: %v: %q", user, err, out)
+	}
+	// The second build is all cache hits.
+	out, err = whittle(args...)
+	if err != nil {
+		t.Fatalf("rootless rebuild: %v\n%s", err, out)
+	}
+	if n := strings.Count(out, "CACHED"); n != 5 || strings.Contains(out, "RAN-THE-STEP") {
+		t.Errorf("rootless rebuild: %d steps CACHED, want 5 (and no RUN output):\n%s", n, out)
+	}
+}
+
+// layoutFiles returns "uid:gid" by path for the regular files of the
+// layers of the first image in an OCI layout.
+func layoutFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil || len(m.Manifests) == 0 {
+		t.Fatalf("no image in %s: %v", dir, err)
+	}
+	img, err := idx.Image(m.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	files := map[string]string{}
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Typeflag == tar.TypeReg {
+				files[strings.TrimPrefix(h.Name, "./")] = fmt.Sprintf("%d:%d", h.Uid, h.Gid)
+			}
+		}
+		rc.Close()
+	}
+	return files
+}
