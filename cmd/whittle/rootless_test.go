@@ -82,6 +82,10 @@ RUN id -u > uid && cat /srv/note.txt && echo RAN-THE-STEP
 	if err != nil {
 		t.Fatalf("rootless build: %v\n%s", err, out)
 	}
+	ran := regexp.MustCompile(`(?m)^#\d+ [0-9.]+ RAN-THE-STEP$`)
+	if !ran.MatchString(out) {
+		t.Errorf("the first build's output lacks the RUN step's output:\n%s", out)
+	}
 	files := layoutFiles(t, filepath.Join(dir, "out"))
 	for path, want := range map[string]string{"srv/artifact": "1000:1000", "srv/note.txt": "1000:1000", "home/app/work/uid": "1000:1000"} {
 		if got := files[path]; got != want {
@@ -96,7 +100,7 @@ RUN id -u > uid && cat /srv/note.txt && echo RAN-THE-STEP
 	if err != nil {
 		t.Fatalf("rootless rebuild: %v\n%s", err, out)
 	}
-	if n := strings.Count(out, "CACHED"); n != 5 || regexp.MustCompile(`(?m)^#\d+ [0-9.]+ RAN-THE-STEP$`).MatchString(out) {
+	if n := strings.Count(out, "CACHED"); n != 5 || ran.MatchString(out) {
 		t.Errorf("rootless rebuild: %d steps CACHED, want 5 (and no RUN output):\n%s", n, out)
 	}
 }
