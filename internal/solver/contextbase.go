@@ -74,28 +74,27 @@ func (s *Solver) contextBase(ctx context.Context, st *plan.Stage) (*State, error
 	return n, nil
 }
 
-// hostView returns the host path of src in build context name when a bind
-// mount may show it as it is, because a view would look the same: every
-// file under it is owned by root, none is hidden by .dockerignore, and
-// all are plain files, directories and symlinks. A writable mount also
-// needs a directory (a snapshot goes over it). "" means a view is needed.
-// Builds from a root-owned checkout (CI, containers) so bind their context
-// without copying it.
+// hostView returns the host path of src in build context name when a
+// read-only bind mount may show it as it is, because a view would look the
+// same: every file under it is owned by root, none is hidden by
+// .dockerignore, and all are plain files, directories and symlinks. ""
+// means a view is needed, as it always is for a writable mount (whose
+// writes must go nowhere). Builds from a root-owned checkout (CI,
+// containers) so bind their context without copying it.
 func (s *Solver) hostView(name, src string, writable bool) (string, error) {
 	bc, ok := s.o.Contexts[name]
 	if !ok {
 		return "", fmt.Errorf("build context %q is not defined", name)
 	}
+	if writable {
+		return "", nil
+	}
 	p, err := securejoin.SecureJoin(bc.Root(), src)
 	if err != nil {
 		return "", err
 	}
-	fi, err := os.Stat(p)
-	if err != nil {
+	if _, err := os.Stat(p); err != nil {
 		return "", err
-	}
-	if writable && !fi.IsDir() {
-		return "", nil
 	}
 	direct := true
 	err = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {

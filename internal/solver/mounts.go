@@ -217,16 +217,8 @@ func (s *Solver) view(ctx context.Context, rm *runMounts, state *State, writable
 func (s *Solver) bindMount(ctx context.Context, rm *runMounts, m plan.Mount, src mountInput) error {
 	var p string
 	switch {
-	case src.hostDir != "" && m.ReadOnly:
-		p = src.hostDir
 	case src.hostDir != "":
-		// Writes go to a snapshot over the context directory.
-		active, err := s.o.Snapshotter.Prepare(ctx, []string{src.hostDir})
-		if err != nil {
-			return err
-		}
-		rm.releases = append(rm.releases, active.Release)
-		p = active.Root()
+		p = src.hostDir
 	case src.state != nil:
 		root, err := s.view(ctx, rm, src.state, !m.ReadOnly)
 		if err != nil {
