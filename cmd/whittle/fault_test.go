@@ -390,3 +390,87 @@ func sessionOf(t *testing.T, st *store.Store) string {
 	}
 	return filepath.Dir(d)
 }
+
+// TestFaultPrune kills `whittle prune` with SIGKILL while it removes an
+// unpacked layer: the layer must then be either wholly there or gone,
+// never half removed under its final name, where the next build would
+// take it for complete and run on a rootfs with files missing.
+func TestFaultPrune(t *testing.T) {
+	testutil.RequireRoot(t)
+	base := faultBase(t)
+	cfg, err := base.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := cfg.RootFS.DiffIDs[len(cfg.RootFS.DiffIDs)-1]
+	dir := t.TempDir()
+	df := "FROM fault-base\nRUN find /data -type f | wc -l > /count\nCMD [\"cat\", \"/count\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	landed := 0
+	for attempt := 1; attempt <= 8 && landed < 2; attempt++ {
+		root := filepath.Join(t.TempDir(), "store")
+		if err := putImage(root, base, "fault-base"); err != nil {
+			t.Fatal(err)
+		}
+		runWhittle(t, root, "build", "--progress", "quiet", "-t", "count:1", dir)
+		snap := filepath.Join(root, "snapshots", data.Algorithm, data.Hex)
+		if _, err := os.Stat(filepath.Join(snap, "data")); err != nil {
+			t.Fatalf("the base's /data layer is not unpacked at %s: %v", snap, err)
+		}
+		runWhittle(t, root, "rmi", "fault-base", "count:1")
+
+		// Kill the prune once some, not all, of /data's 30 directories are
+		// gone: wherever the layer is being removed, in place or after a
+		// move into the staging area.
+		p := startWhittle(t, root, "prune", "--all")
+		hit := false
+		for !p.exited() && !hit {
+			dirs, _ := filepath.Glob(filepath.Join(root, "tmp", "s-*", "*", "*", "data"))
+			for _, d := range append(dirs, filepath.Join(snap, "data")) {
+				if entries, err := os.ReadDir(d); err == nil && len(entries) > 0 && len(entries) < 30 {
+					p.cmd.Process.Signal(syscall.SIGKILL)
+					hit = true
+					break
+				}
+			}
+		}
+		p.wait(time.Minute)
+		waitGone(t, 20*time.Second, root)
+		if !hit {
+			continue
+		}
+		landed++
+		if err := checkStore(root); err != nil {
+			t.Errorf("after killing prune, the store is inconsistent: %v", err)
+		}
+		if n := countFiles(filepath.Join(snap, "data")); n != 0 && n != 3000 {
+			t.Errorf("after killing prune, the layer %s is half removed under its final name: %d of 3000 files", data, n)
+		}
+		// The base is fetched again (here: written again); the build must see all of it.
+		if err := putImage(root, base, "fault-base"); err != nil {
+			t.Fatal(err)
+		}
+		runWhittle(t, root, "build", "--progress", "quiet", "--no-cache", "-t", "count:2", dir)
+		if out := runWhittle(t, root, "run", "count:2"); out != "3000\n" {
+			t.Errorf("after killing prune, a build on the base sees %q files in /data, want 3000", strings.TrimSpace(out))
+		}
+	}
+	if landed == 0 {
+		t.Fatal("no SIGKILL landed while prune removed the layer: the test proved nothing")
+	}
+	t.Logf("%d kills landed while prune removed the layer", landed)
+}
+
+// countFiles counts the regular files under dir (0 when it is absent).
+func countFiles(dir string) int {
+	n := 0
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			n++
+		}
+		return nil
+	})
+	return n
+}

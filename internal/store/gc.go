@@ -40,7 +40,7 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (*PruneReport, err
 	rep := &PruneReport{}
 	if opts.Cache {
 		for _, dir := range []string{"cache/sha256", "mounts"} {
-			n, b, err := removeChildren(s.path(dir))
+			n, b, err := s.removeChildren(s.path(dir))
 			if err != nil {
 				return rep, err
 			}
@@ -71,7 +71,7 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (*PruneReport, err
 			continue
 		}
 		rep.Bytes += du(s.path("snapshots", "sha256", e.Name()))
-		if err := removeAll(s.path("snapshots", "sha256", e.Name())); err != nil {
+		if err := s.discard(s.path("snapshots", "sha256", e.Name())); err != nil {
 			return rep, fmt.Errorf("pruning snapshot %s: %w", h, err)
 		}
 		rep.Snapshots++
@@ -189,7 +189,24 @@ func (s *Store) markCache(blobs, layers map[v1.Hash]bool) error {
 	return nil
 }
 
-func removeChildren(dir string) (n int, bytes int64, err error) {
+// discard removes the tree at p without ever leaving part of it under its
+// name: a snapshot that is there must be complete, even when the process
+// is killed while removing it. The tree is first renamed into this
+// session's staging directory (which the next Open sweeps if we die),
+// then removed.
+func (s *Store) discard(p string) error {
+	tmp, err := os.MkdirTemp(s.session, "discard-")
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(p, filepath.Join(tmp, "tree")); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return removeAll(tmp)
+}
+
+func (s *Store) removeChildren(dir string) (n int, bytes int64, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, 0, nil
@@ -197,7 +214,7 @@ func removeChildren(dir string) (n int, bytes int64, err error) {
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
 		bytes += du(p)
-		if err := removeAll(p); err != nil {
+		if err := s.discard(p); err != nil {
 			return n, bytes, fmt.Errorf("pruning %s: %w", p, err)
 		}
 		n++
