@@ -13,10 +13,13 @@ import (
 var memoryDirs = []string{"/dev/shm", "/run"}
 
 // TempDir makes a private directory (mode 0700) for the files of one RUN's
-// secrets and ssh sockets, on a memory filesystem (tmpfs) when one is
-// writable ($XDG_RUNTIME_DIR, /dev/shm, /run), else in fallback. Its path
-// is short enough for unix socket names. The caller removes it.
-func TempDir(fallback string) (string, error) {
+// secrets and ssh sockets, on a memory filesystem when one is writable
+// ($XDG_RUNTIME_DIR, /dev/shm, /run; else in fallback), with a tmpfs of its
+// own mounted on it when the process may mount (root, or root of a user
+// namespace): whittle runs in a private mount namespace, so that mount and
+// what is in it vanish with the process, even when it is killed. The path
+// is short enough for unix socket names. remove unmounts and removes it.
+func TempDir(fallback string) (dir string, remove func() error, err error) {
 	candidates := memoryDirs
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 		candidates = append([]string{d}, candidates...)
@@ -26,15 +29,25 @@ func TempDir(fallback string) (string, error) {
 		if err := unix.Statfs(c, &st); err != nil || st.Type != unix.TMPFS_MAGIC {
 			continue
 		}
-		if d, err := os.MkdirTemp(c, "whittle-run-"); err == nil {
-			return d, nil
+		if dir, err = os.MkdirTemp(c, "whittle-run-"); err == nil {
+			break
 		}
 	}
-	d, err := os.MkdirTemp(fallback, "run-")
-	if err != nil {
-		return "", fmt.Errorf("making a directory for secrets: %w", err)
+	if dir == "" {
+		if dir, err = os.MkdirTemp(fallback, "run-"); err != nil {
+			return "", nil, fmt.Errorf("making a directory for secrets: %w", err)
+		}
 	}
-	return d, nil
+	mounted := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700,size=16m") == nil
+	remove = func() error {
+		if mounted {
+			if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+				return fmt.Errorf("unmounting %s: %w", dir, err)
+			}
+		}
+		return os.RemoveAll(dir)
+	}
+	return dir, remove, nil
 }
 
 // WriteFile writes the secret data as the file name in dir (made by

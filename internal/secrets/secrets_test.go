@@ -86,11 +86,18 @@ func TestStore(t *testing.T) {
 }
 
 func TestTempDirAndWriteFile(t *testing.T) {
-	dir, err := TempDir(t.TempDir())
+	dir, remove, err := TempDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		if err := remove(); err != nil {
+			t.Error(err)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("remove left %s", dir)
+		}
+	}()
 	fi, err := os.Stat(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +112,19 @@ func TestTempDirAndWriteFile(t *testing.T) {
 	if err := unix.Statfs("/dev/shm", &st); err == nil && st.Type == unix.TMPFS_MAGIC && os.Getenv("XDG_RUNTIME_DIR") == "" {
 		if !strings.HasPrefix(dir, "/dev/shm/") {
 			t.Errorf("%s is not on the memory filesystem /dev/shm", dir)
+		}
+	}
+	if err := unix.Statfs(dir, &st); err != nil || st.Type != unix.TMPFS_MAGIC {
+		t.Errorf("%s is not on a tmpfs", dir)
+	}
+	if os.Geteuid() == 0 {
+		// Root mounts a tmpfs of its own there.
+		var parent unix.Stat_t
+		var self unix.Stat_t
+		unix.Stat(filepath.Dir(dir), &parent)
+		unix.Stat(dir, &self)
+		if parent.Dev == self.Dev {
+			t.Errorf("%s is not a mount of its own", dir)
 		}
 	}
 	p, err := WriteFile(dir, "s", []byte("hush"), 0, 0, 0o400)

@@ -99,9 +99,10 @@ type runMounts struct {
 	mounts []step.Mount
 	env    []string
 	// dir holds secret files and agent sockets; "" until needed.
-	dir      string
-	scratch  string
-	releases []func() error
+	dir       string
+	removeDir func() error
+	scratch   string
+	releases  []func() error
 }
 
 // release undoes everything prepareMounts did, last first.
@@ -112,7 +113,7 @@ func (rm *runMounts) release() error {
 	}
 	rm.releases = nil
 	if rm.dir != "" {
-		errs = append(errs, os.RemoveAll(rm.dir))
+		errs = append(errs, rm.removeDir())
 		rm.dir = ""
 	}
 	return errors.Join(errs...)
@@ -121,11 +122,11 @@ func (rm *runMounts) release() error {
 // privateDir returns the directory for secret files and agent sockets.
 func (rm *runMounts) privateDir() (string, error) {
 	if rm.dir == "" {
-		d, err := secrets.TempDir(rm.scratch)
+		d, remove, err := secrets.TempDir(rm.scratch)
 		if err != nil {
 			return "", err
 		}
-		rm.dir = d
+		rm.dir, rm.removeDir = d, remove
 	}
 	return rm.dir, nil
 }
