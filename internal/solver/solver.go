@@ -277,6 +277,12 @@ func (s *Solver) imageState(ctx context.Context, ref *plan.ImageRef, platform st
 	for i, l := range m.Layers {
 		desc := l
 		st.Layers = append(st.Layers, exportLayer(cfg.RootFS.DiffIDs[i], &desc))
+		// Images put into the store by other tools (skopeo copy) have blobs
+		// but no layer records: record them, so cache records built on
+		// this base find their layers.
+		if err := s.o.Store.AddLayerBlob(cfg.RootFS.DiffIDs[i], desc); err != nil {
+			return nil, err
+		}
 	}
 	return st, nil
 }
