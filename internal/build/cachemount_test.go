@@ -62,14 +62,14 @@ RUN --mount=type=cache,target=/var/cache/app,id=appcache --mount=type=cache,targ
 }
 
 // sharingDockerfile has two stages that run at once, each with the cache
-// mount "c" of the given sharing; each RUN logs its start in a shared
-// cache mount "log", waits (up to 3 s) for the other to start, touches its
-// name in "c", lists "c" and logs its end. The last stage records the log.
+// mount "c" of the given sharing; each RUN touches its name in "c", logs
+// its start in a shared cache mount "log", waits (up to 6 s) for the other
+// to start, lists "c" and logs its end. The last stage records the log.
 func sharingDockerfile(sharing string) string {
 	run := func(me, other string) string {
 		return `RUN --mount=type=cache,id=log,target=/log --mount=type=cache,id=c,target=/c,sharing=` + sharing + ` \
-    echo start-` + me + ` >> /log/log; touch /c/` + me + `; \
-    i=0; while [ $i -lt 30 ] && ! grep -q start-` + other + ` /log/log; do sleep 0.1; i=$((i+1)); done; \
+    touch /c/` + me + `; echo start-` + me + ` >> /log/log; \
+    i=0; while [ $i -lt 60 ] && ! grep -q start-` + other + ` /log/log; do sleep 0.1; i=$((i+1)); done; \
     ls /c > /seen; echo end-` + me + ` >> /log/log
 `
 	}
