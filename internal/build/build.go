@@ -9,7 +9,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -109,9 +111,9 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 		o.Dockerfile = filepath.Join(o.ContextDir, "Dockerfile")
 	}
 	rec := progress.NewRecorder(o.Progress)
-	dockerfile, err := os.ReadFile(o.Dockerfile)
+	dockerfile, err := readDockerfile(o.ContextDir, o.Dockerfile)
 	if err != nil {
-		return nil, fmt.Errorf("reading the Dockerfile: %w", err)
+		return nil, err
 	}
 	secretStore, err := secrets.NewStore(o.Secrets)
 	if err != nil {
@@ -206,6 +208,22 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 		}
 	}
 	return &Result{Descriptor: desc, Warnings: p.Warnings}, nil
+}
+
+// readDockerfile reads the Dockerfile at path; its errors say which of the
+// context and the Dockerfile is missing and what to do.
+func readDockerfile(contextDir, path string) ([]byte, error) {
+	if fi, err := os.Stat(contextDir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("the build context %s is not a directory: give the directory whose files COPY and ADD read", contextDir)
+	}
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("no Dockerfile at %s: add one, or name another with -f", path)
+	case err != nil:
+		return nil, fmt.Errorf("reading the Dockerfile %s: %w", path, err)
+	}
+	return b, nil
 }
 
 // The manifest annotations that record the base image.
