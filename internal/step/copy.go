@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -188,8 +189,9 @@ func (cp *copier) isDir(dst string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// mkdirAll creates dst and its missing parents (mode 0755, owned by the
-// --chown user or root) and returns its host path.
+// mkdirAll creates dst and its missing parents (mode 0755, or an octal
+// --chmod's mode as BuildKit gives the directories COPY creates; owned by
+// the --chown user or root) and returns its host path.
 func (cp *copier) mkdirAll(dst string) (string, error) {
 	dst = path.Clean("/" + dst)
 	if dst == "/" {
@@ -209,10 +211,14 @@ func (cp *copier) mkdirAll(dst string) (string, error) {
 		}
 		return p, nil
 	}
-	if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := os.Mkdir(p, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", fmt.Errorf("creating %s: %w", dst, err)
 	}
-	if err := os.Chmod(p, 0o755); err != nil {
+	mode := fs.FileMode(0o755)
+	if cp.chmod != nil && cp.chmod.octal != nil {
+		mode = *cp.chmod.octal
+	}
+	if err := os.Chmod(p, mode); err != nil {
 		return "", err
 	}
 	uid, gid := 0, 0
@@ -229,9 +235,11 @@ func (cp *copier) mkdirAll(dst string) (string, error) {
 }
 
 // copyTree copies the contents of the source directory rel into the
-// directory dst. As in BuildKit, dst keeps its own metadata when it exists
-// and is created like a parent (0755, the --chown owner) when it does not;
-// what is below it gets the metadata of the sources.
+// directory dst. As in BuildKit, dst keeps its own mode and owner when it
+// exists and is created like a parent (0755 or an octal --chmod, the
+// --chown owner) when it does not, and either way takes the modification
+// time of the source directory; what is below it gets the metadata of the
+// sources.
 func (cp *copier) copyTree(src Source, rel, dst string) error {
 	root, err := securejoin.SecureJoin(src.Root, rel)
 	if err != nil {
@@ -244,6 +252,13 @@ func (cp *copier) copyTree(src Source, rel, dst string) error {
 	if err != nil {
 		return err
 	}
+	rootInfo, err := os.Stat(root)
+	if err != nil {
+		return err
+	}
+	// The source's time replaces the one mkdirAll may have planned.
+	cp.dirTimes = slices.DeleteFunc(cp.dirTimes, func(d dirTime) bool { return d.path == dstRoot })
+	cp.dirTimes = append(cp.dirTimes, dirTime{dstRoot, rootInfo.ModTime()})
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

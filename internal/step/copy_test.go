@@ -174,7 +174,11 @@ func TestCopy(t *testing.T) {
 		{name: "chown unknown", copy: plan.Copy{Sources: []string{"a.txt"}, Dest: "/u", Chown: "nobody-here"},
 			err: "nobody-here"},
 		{name: "chmod octal", copy: plan.Copy{Sources: []string{"dir"}, Dest: "/m", Chmod: "0750"},
-			checks: []check{mode("m/x", 0o750), mode("m/sub", 0o750), mode("m", 0o755)}},
+			checks: []check{mode("m/x", 0o750), mode("m/sub", 0o750), mode("m", 0o750)}},
+		{name: "chmod octal on created parents", copy: plan.Copy{Sources: []string{"a.txt"}, Dest: "/made/by/", Chmod: "700"},
+			checks: []check{mode("made", 0o700), mode("made/by", 0o700), mode("made/by/a.txt", 0o700), mode("existing", 0o755)}},
+		{name: "chmod symbolic leaves created parents 0755", copy: plan.Copy{Sources: []string{"a.txt"}, Dest: "/sym/", Chmod: "go-rwx"},
+			checks: []check{mode("sym", 0o755), mode("sym/a.txt", 0o600)}},
 		{name: "chmod symbolic", copy: plan.Copy{Sources: []string{"a.txt"}, Dest: "/s", Chmod: "u+x,g-r"},
 			checks: []check{mode("s", 0o704)}},
 		{name: "symlink preserved in tree", copy: plan.Copy{Sources: []string{"."}, Dest: "/ctx/"},
@@ -290,5 +294,44 @@ func TestParseChmod(t *testing.T) {
 		if _, err := parseChmod(bad); err == nil {
 			t.Errorf("parseChmod(%q) accepted", bad)
 		}
+	}
+}
+
+// TestCopyTreeTimes: the directory COPY copies a directory's contents into
+// takes the source directory's modification time, created or existing (as
+// BuildKit); an existing one keeps its mode.
+func TestCopyTreeTimes(t *testing.T) {
+	testutil.RequireRoot(t)
+	src := tree(t, map[string]string{"d/a": "A", "d/sub/b": "B"})
+	dirTime := time.Date(2010, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, d := range []string{"d/sub", "d"} {
+		if err := os.Chtimes(filepath.Join(src, d), dirTime, dirTime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rootfs := tree(t, map[string]string{"exist/": ""})
+	if err := os.Chmod(filepath.Join(rootfs, "exist"), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	epoch := time.Date(2022, 2, 2, 2, 2, 2, 0, time.UTC)
+	for _, dest := range []string{"/new/", "/exist/", "/deep/er/"} {
+		err := Copy(context.Background(), rootfs, &plan.Copy{Sources: []string{"d"}, Dest: dest}, Source{Root: src}, CopyOptions{Epoch: &epoch})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for rel, want := range map[string]time.Time{
+		"new": dirTime, "new/sub": dirTime, "exist": dirTime, "deep/er": dirTime, "deep": epoch,
+	} {
+		fi, err := os.Lstat(filepath.Join(rootfs, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.ModTime().Equal(want) {
+			t.Errorf("%s mtime %v, want %v", rel, fi.ModTime().UTC(), want)
+		}
+	}
+	if fi, err := os.Lstat(filepath.Join(rootfs, "exist")); err != nil || fi.Mode().Perm() != 0o711 {
+		t.Errorf("exist: %v %v, want its mode 0711 kept", fi.Mode(), err)
 	}
 }
