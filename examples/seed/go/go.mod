@@ -1,0 +1,3 @@
+module seed.example/greeter
+
+go 1.19
