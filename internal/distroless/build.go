@@ -480,7 +480,7 @@ func (b *builder) layerKey(lp debian.LockedPackage) v1.Hash {
 
 // generatedLayer makes and stores the layer of generated files.
 func (b *builder) generatedLayer(ctx context.Context, layers []*packageLayer, epoch time.Time) (*packageLayer, error) {
-	t, err := generated(genInput{recipe: b.recipe, suite: b.suite, merge: b.merge, packages: layers, epoch: epoch})
+	t, err := generated(genInput{recipe: b.recipe, suite: b.suite, arch: b.arch, merge: b.merge, packages: layers, epoch: epoch})
 	if err != nil {
 		return nil, err
 	}

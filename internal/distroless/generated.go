@@ -16,6 +16,8 @@ import (
 type genInput struct {
 	recipe *Recipe
 	suite  Suite
+	// arch is the Debian architecture.
+	arch string
 	// merge is the /usr merge of the image, nil when not merged.
 	merge *usrMerge
 	// packages are the package layers, in image order.
@@ -28,7 +30,8 @@ type genInput struct {
 // the /usr merge links, /etc/passwd and /etc/group with home directories,
 // /etc/os-release, the CA bundle (update-ca-certificates), the Java trust
 // store (ca-certificates-java), update-alternatives links from .jinfo
-// files, /etc/localtime, and the recipe's own directories, files and links.
+// files, /etc/localtime, the recipe's own directories, files and links, and
+// /etc/ld.so.cache when libraries live where the loader does not look.
 // Later entries replace earlier ones of the same path, so the recipe has
 // the last word.
 func generated(in genInput) (*tree, error) {
@@ -153,6 +156,9 @@ func generated(in genInput) (*tree, error) {
 	for _, l := range r.Links {
 		link(l.Path, l.Target)
 	}
+	if err := ldCacheLayer(in, paths, captured, t, file); err != nil {
+		return nil, err
+	}
 	// Parents that a package layer has keep its metadata (the layer needs
 	// no entry for them); the others are made here.
 	var missing []string
@@ -174,6 +180,56 @@ func generated(in genInput) (*tree, error) {
 		}
 	}
 	return t, nil
+}
+
+// ldCacheLayer adds /etc/ld.so.cache when libraries live in directories
+// the loader does not search by itself (see ldCacheFor): from the
+// packages' ld.so.conf files and the recipe's, over the packages' files
+// and the recipe's.
+func ldCacheLayer(in genInput, paths map[string]pathFact, captured map[string][]byte, t *tree, file func(string, int64, int, int, []byte)) error {
+	conf := map[string][]byte{}
+	isConf := func(p string) bool {
+		return p == "etc/ld.so.conf" || (strings.HasPrefix(p, "etc/ld.so.conf.d/") && strings.HasSuffix(p, ".conf"))
+	}
+	for p, b := range captured {
+		if isConf(p) {
+			conf[p] = b
+		}
+	}
+	byDir := map[string][]string{}
+	addPath := func(p string, typ byte) {
+		if typ == 'f' || typ == 'l' || typ == 'h' {
+			byDir[path.Dir(p)] = append(byDir[path.Dir(p)], path.Base(p))
+		}
+	}
+	for p, f := range paths {
+		addPath(p, f.Type)
+	}
+	for p, n := range t.nodes {
+		if n.typeflag == tar.TypeReg && isConf(p) {
+			conf[p] = n.data
+		}
+		addPath(p, factType(n.typeflag))
+	}
+	libsIn := func(dir string) []string {
+		real := dir
+		if in.merge != nil {
+			if m, ok := in.merge.path(dir); ok {
+				real = m
+			} else {
+				real = "usr/" + dir
+			}
+		}
+		names := append([]string(nil), byDir[real]...)
+		sort.Strings(names)
+		return names
+	}
+	cache, err := ldCacheFor(conf, in.arch, libsIn)
+	if err != nil || cache == nil {
+		return err
+	}
+	file(LDCache, 0o644, 0, 0, cache)
+	return nil
 }
 
 // fileData returns a recipe file's content.

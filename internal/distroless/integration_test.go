@@ -446,3 +446,57 @@ test -L /bin && test "$(readlink /bin)" = usr/bin && echo merged`
 	}
 	t.Logf("golang:bookworm: %d packages, %.0f MB (%.0f MB gzip)", len(res.Lock.Packages), float64(res.Size)/1e6, float64(res.CompressedSize)/1e6)
 }
+
+// TestIntegrationLDCache runs python3 from an image where libz.so.1 lives
+// only in /opt/zlib, named by /etc/ld.so.conf.d/zlib.conf: the loader finds
+// it through the generated /etc/ld.so.cache, and without the configuration
+// (so without a cache) python cannot start.
+func TestIntegrationLDCache(t *testing.T) {
+	m := hostMirror(t)
+	testutil.RequireRoot(t)
+	if HostArch() != "amd64" {
+		t.Skip("copies the host's amd64 libz")
+	}
+	libz, err := filepath.EvalSymlinks("/lib/x86_64-linux-gnu/libz.so.1")
+	if err != nil {
+		t.Skipf("no host libz to copy: %v", err)
+	}
+	dir := t.TempDir()
+	recipe := func(conf bool) *Recipe {
+		y := `name: pyz
+base: cc
+packages: [python3.11-minimal, libpython3.11-stdlib]
+prune: [zlib1g, dpkg, tar, readline-common, python3-minimal]
+files:
+  - {path: /opt/zlib/libz.so.1, source: ` + libz + `}
+`
+		if conf {
+			y += "  - {path: /etc/ld.so.conf.d/zlib.conf, content: \"/opt/zlib\\n\"}\n"
+		}
+		r, err := ParseRecipe("pyz.yaml", []byte(y), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	cmd := container.Options{Entrypoint: []string{"/usr/bin/python3.11"}, Args: []string{"-c", "import zlib; print('zlib', zlib.ZLIB_RUNTIME_VERSION)"}}
+	res, img := m.build(t, recipe(true), Options{})
+	for _, p := range res.Lock.Packages {
+		if p.Name == "zlib1g" {
+			t.Fatal("zlib1g was not pruned")
+		}
+	}
+	fs := filesystem(t, img)
+	if _, ok := fs[LDCache]; !ok {
+		t.Fatal("no /etc/ld.so.cache")
+	}
+	out, err := m.run(t, img, cmd)
+	if err != nil || !strings.HasPrefix(out, "zlib 1.") {
+		t.Fatalf("with the cache: %v\n%s", err, out)
+	}
+	_, img = m.build(t, recipe(false), Options{})
+	out, err = m.run(t, img, cmd)
+	if err == nil || !strings.Contains(out, "libz.so.1") {
+		t.Fatalf("without the configuration python should not find libz: %v\n%s", err, out)
+	}
+}
