@@ -34,8 +34,8 @@ func TestLibcmp(t *testing.T) {
 func TestLDSearchDirs(t *testing.T) {
 	conf := map[string][]byte{
 		"etc/ld.so.conf.d/x86_64-linux-gnu.conf": []byte("# multiarch\n/usr/local/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu\n/usr/lib/x86_64-linux-gnu\n"),
-		"etc/ld.so.conf.d/zz-app.conf":          []byte("/opt/app/lib:/opt/app/lib/\ninclude /etc/app.d/*.conf\n"),
-		"etc/app.d/more.conf":                   []byte("/opt/more\n"),
+		"etc/ld.so.conf.d/zz-app.conf":           []byte("/opt/app/lib:/opt/app/lib/\ninclude /etc/app.d/*.conf\n"),
+		"etc/app.d/more.conf":                    []byte("/opt/more\n"),
 	}
 	dirs, extra := ldSearchDirs(conf, "x86_64-linux-gnu")
 	want := []string{"usr/local/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "opt/app/lib", "opt/more", "lib", "usr/lib"}
