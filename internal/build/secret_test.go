@@ -122,12 +122,13 @@ RUN --mount=type=secret,id=tok,env=TOK,target=/t \
 		}
 	}
 	// Each RUN's layer holds only the files it wrote: no mount point, and
-	// not the directories the mount points were made in.
+	// not the directories the mount points were made in (the first also
+	// the runtime's mount points that the base lacks, as in BuildKit).
 	ls, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantLayers := [][]string{{"file-mode", "file-sum"}, {"env-sum"}, {"target-mode", "target-sum"}, {"both"}}
+	wantLayers := [][]string{{"dev", "file-mode", "file-sum", "proc", "sys"}, {"env-sum"}, {"target-mode", "target-sum"}, {"both"}}
 	if len(ls) != 1+len(wantLayers) {
 		t.Fatalf("%d layers", len(ls))
 	}

@@ -393,8 +393,8 @@ func TestRunCancel(t *testing.T) {
 	if left := processesMatching(t, "98765"); len(left) > 0 {
 		t.Errorf("processes left after cancel: %v", left)
 	}
-	if entries, _ := os.ReadDir(root); len(entries) != 1 {
-		t.Errorf("mount stubs left after cancel: %v", entries)
+	if names := entryNames(root); !slices.Equal(names, runtimeStubs) {
+		t.Errorf("rootfs entries after cancel %v, want %v (no mount point but the runtime's)", names, runtimeStubs)
 	}
 }
 
@@ -490,6 +490,23 @@ func hostMounts(t *testing.T) []string {
 	return out
 }
 
+// runtimeStubs are the entries of a rootfs of newRootfs after a run: the
+// mount points of the runtime's /proc, /dev and /sys stay, as in BuildKit.
+var runtimeStubs = []string{"bin", "dev", "proc", "sys"}
+
+// entryNames returns the names in dir, sorted.
+func entryNames(dir string) []string {
+	var names []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestRunLeavesNothingBehind: a run leaves no mount point of its own, no
+// /etc/hosts or /etc/resolv.conf and no mount, only the directories of the
+// runtime's /proc, /dev and /sys, as BuildKit's images have them.
 func TestRunLeavesNothingBehind(t *testing.T) {
 	testutil.RequireRoot(t)
 	old := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -499,20 +516,35 @@ func TestRunLeavesNothingBehind(t *testing.T) {
 		script string
 		opts   Options
 		want   []string // top-level entries after the run
+		// rootTimeKept: the rootfs's mtime is set back (nothing stays in it).
+		rootTimeKept bool
 	}{
-		{name: "bare rootfs", script: "ls / >/dev/null", want: []string{"bin"}},
-		{name: "network none", script: "true", opts: Options{Network: NetworkNone}, want: []string{"bin"}},
-		{name: "failing command", script: "exit 1", want: []string{"bin"}},
+		{name: "bare rootfs", script: "ls / >/dev/null", want: runtimeStubs},
+		{name: "network none", script: "true", opts: Options{Network: NetworkNone}, want: runtimeStubs},
+		{name: "failing command", script: "exit 1", want: runtimeStubs},
 		{
 			name:   "existing etc keeps its mtime",
 			setup:  func(t *testing.T, root string) { writeFile(t, root, "etc/os-release", "x\n") },
 			script: "cat /etc/hosts >/dev/null",
-			want:   []string{"bin", "etc"},
+			want:   []string{"bin", "dev", "etc", "proc", "sys"},
 		},
 		{
 			name:   "files written by the process stay",
 			script: "mkdir -p /proc/../tmp && echo x > /tmp/f",
-			want:   []string{"bin", "tmp"},
+			want:   []string{"bin", "dev", "proc", "sys", "tmp"},
+		},
+		{
+			name: "the runtime's mount points that exist keep their times",
+			setup: func(t *testing.T, root string) {
+				for _, d := range []string{"proc", "dev", "sys"} {
+					if err := os.Mkdir(filepath.Join(root, d), 0o555); err != nil {
+						t.Fatal(err)
+					}
+				}
+			},
+			script:       "true",
+			want:         runtimeStubs,
+			rootTimeKept: true,
 		},
 	}
 	for _, tc := range tests {
@@ -531,11 +563,7 @@ func TestRunLeavesNothingBehind(t *testing.T) {
 			if err != nil && !errors.As(err, &ee) {
 				t.Fatal(err)
 			}
-			var names []string
-			entries, _ := os.ReadDir(root)
-			for _, e := range entries {
-				names = append(names, e.Name())
-			}
+			names := entryNames(root)
 			if diff := cmp.Diff(tc.want, names); diff != "" {
 				t.Errorf("rootfs entries after the run (-want +got):\n%s", diff)
 			}
@@ -547,7 +575,7 @@ func TestRunLeavesNothingBehind(t *testing.T) {
 					t.Errorf("/etc/hosts stub left behind")
 				}
 			}
-			if !slices.Contains(tc.want, "tmp") {
+			if tc.rootTimeKept {
 				if st, _ := os.Stat(root); !st.ModTime().Equal(old) {
 					t.Errorf("rootfs mtime %v, want %v restored", st.ModTime(), old)
 				}
@@ -574,8 +602,8 @@ func TestRunSetupError(t *testing.T) {
 	if se.Op != "mounting bind on /data" || !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("SetupError op %q err %v", se.Op, se.Err)
 	}
-	if entries, _ := os.ReadDir(root); len(entries) != 1 {
-		t.Errorf("mount stubs left after a setup error: %v", entries)
+	if names := entryNames(root); !slices.Equal(names, runtimeStubs) {
+		t.Errorf("rootfs entries after a setup error %v, want %v (no mount point but the runtime's)", names, runtimeStubs)
 	}
 }
 
@@ -620,8 +648,8 @@ func TestRunUserNamespace(t *testing.T) {
 	if sys := st.Sys().(*syscall.Stat_t); sys.Uid != hostBase+5 || sys.Gid != hostBase+5 {
 		t.Errorf("file chowned to 5:5 in the namespace is %d:%d on the host, want %d:%d", sys.Uid, sys.Gid, hostBase+5, hostBase+5)
 	}
-	if entries, _ := os.ReadDir(root); len(entries) != 2 {
-		t.Errorf("mount stubs left: %v", entries)
+	if names, want := entryNames(root), []string{"bin", "dev", "proc", "sys", "tmp"}; !slices.Equal(names, want) {
+		t.Errorf("rootfs entries %v, want %v (no mount point but the runtime's)", names, want)
 	}
 }
 
@@ -661,8 +689,8 @@ func TestRunConcurrent(t *testing.T) {
 		}
 	}
 	for _, root := range roots {
-		if entries, _ := os.ReadDir(root); len(entries) != 1 {
-			t.Errorf("entries left in a rootfs after concurrent runs: %v", entries)
+		if names := entryNames(root); !slices.Equal(names, runtimeStubs) {
+			t.Errorf("rootfs entries after concurrent runs %v, want %v", names, runtimeStubs)
 		}
 	}
 }

@@ -53,10 +53,11 @@ type Stdio struct {
 // of a file) inside the root filesystem before the process starts, and after
 // it exits removes again those that are still empty and restores the
 // modification time of the directory they were made in, unless the process
-// changed that directory itself. So a RUN leaves no /proc, /dev, /sys,
-// /etc/hosts or /etc/resolv.conf behind that the image did not have
-// (BuildKit's MountStubsCleaner). The working directory, in contrast, is
-// created when missing and kept, as BuildKit does. Because of the mount
+// changed that directory itself. So a RUN leaves no /etc/hosts,
+// /etc/resolv.conf or mount point of its own behind that the image did not
+// have (BuildKit's MountStubsCleaner). The mount points of the runtime's
+// /proc, /dev and /sys, in contrast, stay, as they do in the images BuildKit
+// builds with runc; so does the working directory, created when missing. Because of the mount
 // points, two Runs must not use one root filesystem at the same time.
 //
 // /etc/hosts: unless spec.Mounts has one, Run writes a hosts file with

@@ -16,7 +16,8 @@ import (
 
 // mountStubs are the mount points Run created in a root filesystem, to be
 // removed again when the process is gone (BuildKit's CreateMountStubs and
-// MountStubsCleaner, with the parent directory's times restored exactly).
+// MountStubsCleaner, with the parent directory's times restored exactly),
+// except those of the runtime's own mounts (see keptStub).
 type mountStubs struct {
 	// created are host paths in creation order (parents first).
 	created []string
@@ -31,6 +32,20 @@ type stubParent struct {
 	before, after [2]unix.Timespec
 	// stubs are its direct children that are stubs.
 	stubs []string
+}
+
+// keptStub reports whether the mount point dest stays in the root
+// filesystem after the process when Run had to create it. BuildKit's
+// MountStubsCleaner removes /etc/hosts, /etc/resolv.conf and the step's own
+// mount points, but runc creates the directories of the runtime's mounts,
+// /proc, /dev and /sys, and they stay in the images BuildKit builds (a RUN
+// on a base without them adds them to its layer); whittle does the same.
+func keptStub(dest string) bool {
+	switch dest {
+	case "/proc", "/dev", "/sys":
+		return true
+	}
+	return false
 }
 
 // createMountStubs creates, inside rootfs, the destinations of mounts that
@@ -57,7 +72,7 @@ func createMountStubs(rootfs string, mounts []specs.Mount, uid, gid int) (*mount
 				file = true
 			}
 		}
-		if err := s.create(rootfs, dest, file, uid, gid); err != nil {
+		if err := s.create(rootfs, dest, file, keptStub(dest), uid, gid); err != nil {
 			return s, fmt.Errorf("creating mount point %s: %w", dest, err)
 		}
 	}
@@ -72,8 +87,8 @@ func createMountStubs(rootfs string, mounts []specs.Mount, uid, gid int) (*mount
 }
 
 // create makes dest (a clean absolute path inside rootfs) and the missing
-// directories above it, recording what it made.
-func (s *mountStubs) create(rootfs, dest string, file bool, uid, gid int) error {
+// directories above it, recording what it made for cleanup unless keep.
+func (s *mountStubs) create(rootfs, dest string, file, keep bool, uid, gid int) error {
 	real, err := securejoin.SecureJoin(rootfs, dest)
 	if err != nil {
 		return err
@@ -126,7 +141,9 @@ func (s *mountStubs) create(rootfs, dest string, file bool, uid, gid int) error 
 		} else if err := os.Mkdir(p, 0o755); err != nil {
 			return err
 		}
-		s.created = append(s.created, p)
+		if !keep {
+			s.created = append(s.created, p)
+		}
 		if uid != os.Geteuid() || gid != os.Getegid() {
 			if err := os.Lchown(p, uid, gid); err != nil {
 				return err

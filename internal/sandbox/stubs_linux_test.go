@@ -59,10 +59,12 @@ func TestMountStubs(t *testing.T) {
 		changedTimes  []string
 	}{
 		{
-			name:          "untouched: everything goes, times restored",
+			// /proc and /dev stay, as in BuildKit's images: "/" keeps them.
+			name:          "untouched: all but the runtime's mount points go, times restored",
 			during:        func(*testing.T, string) {},
-			wantAfter:     []string{"usr", "usr/share", "var"},
-			restoredTimes: []string{".", "var"},
+			wantAfter:     []string{"dev", "proc", "usr", "usr/share", "var"},
+			restoredTimes: []string{"var"},
+			changedTimes:  []string{"."},
 		},
 		{
 			name: "process writes into a stub directory",
@@ -71,7 +73,7 @@ func TestMountStubs(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			wantAfter: []string{"etc", "etc/written", "usr", "usr/share", "var"},
+			wantAfter: []string{"dev", "etc", "etc/written", "proc", "usr", "usr/share", "var"},
 			// "/" keeps a new entry (etc), so its times are not set back.
 			restoredTimes: []string{"var"},
 			changedTimes:  []string{"."},
@@ -86,7 +88,7 @@ func TestMountStubs(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			wantAfter:    []string{"etc", "etc/hosts", "usr", "usr/share", "var", "var/new"},
+			wantAfter:    []string{"dev", "etc", "etc/hosts", "proc", "usr", "usr/share", "var", "var/new"},
 			changedTimes: []string{".", "var"},
 		},
 	}
