@@ -327,12 +327,18 @@ const (
 
 // DefaultName is the name an image gets without -t: distroless's, e.g.
 // "distroless/static-debian12:latest", ":nonroot", ":debug" or
-// ":debug-nonroot" (java gets its JRE version, "java17-debian12"); the
+// ":debug-nonroot" (java gets its JRE version, "java17-debian12"), with
+// the architecture appended for another architecture than the host's
+// (":latest-arm64"), as distroless tags its per-architecture images; the
 // debian recipe is "debian:<suite>"; a recipe file's image is
 // "<name>-debian12:latest".
 func DefaultName(r *Recipe, s Suite, o Options) string {
+	suffix := ""
+	if o.Arch != "" && o.Arch != HostArch() {
+		suffix = "-" + o.Arch
+	}
 	if r.bootstrap && r.Name == "debian" {
-		return "debian:" + s.Name
+		return "debian:" + s.Name + suffix
 	}
 	tag := "latest"
 	switch {
@@ -349,10 +355,10 @@ func DefaultName(r *Recipe, s Suite, o Options) string {
 	}
 	for _, b := range BuiltinNames() {
 		if b == r.Name {
-			return fmt.Sprintf("distroless/%s-debian%s:%s", name, s.Version, tag)
+			return fmt.Sprintf("distroless/%s-debian%s:%s%s", name, s.Version, tag, suffix)
 		}
 	}
-	return fmt.Sprintf("%s-debian%s:%s", name, s.Version, tag)
+	return fmt.Sprintf("%s-debian%s:%s%s", name, s.Version, tag, suffix)
 }
 
 // resolve finds the package set.

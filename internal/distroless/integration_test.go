@@ -393,7 +393,7 @@ func TestIntegrationArm64(t *testing.T) {
 			t.Errorf("%s is %s", p.Name, p.Architecture)
 		}
 	}
-	if len(res.Names) != 1 || !strings.HasSuffix(res.Names[0], ":latest") {
+	if len(res.Names) != 1 || res.Names[0] != "distroless/base-debian12:latest-arm64" {
 		t.Errorf("names %v", res.Names)
 	}
 }

@@ -236,3 +236,36 @@ func TestLookupSuite(t *testing.T) {
 		t.Error("sid accepted")
 	}
 }
+
+func TestDefaultName(t *testing.T) {
+	s, _ := LookupSuite("bookworm")
+	tr, _ := LookupSuite("trixie")
+	other := "arm64"
+	if HostArch() == "arm64" {
+		other = "amd64"
+	}
+	for _, tc := range []struct {
+		recipe string
+		suite  Suite
+		o      Options
+		want   string
+	}{
+		{"static", s, Options{}, "distroless/static-debian12:latest"},
+		{"base", s, Options{NonRoot: true}, "distroless/base-debian12:nonroot"},
+		{"cc", s, Options{Debug: true}, "distroless/cc-debian12:debug"},
+		{"python3", tr, Options{Debug: true, NonRoot: true}, "distroless/python3-debian13:debug-nonroot"},
+		{"java", s, Options{}, "distroless/java17-debian12:latest"},
+		{"java", tr, Options{}, "distroless/java21-debian13:latest"},
+		{"static", s, Options{Arch: other}, "distroless/static-debian12:latest-" + other},
+		{"debian", s, Options{}, "debian:bookworm"},
+	} {
+		r, _ := Builtin(tc.recipe, tc.suite)
+		if got := DefaultName(r, tc.suite, tc.o); got != tc.want {
+			t.Errorf("%s %+v: %s, want %s", tc.recipe, tc.o, got, tc.want)
+		}
+	}
+	r, _ := ParseRecipe("app.yaml", []byte("base: static\n"), "")
+	if got := DefaultName(r, s, Options{NonRoot: true}); got != "app-debian12:nonroot" {
+		t.Errorf("recipe file: %s", got)
+	}
+}
