@@ -92,4 +92,5 @@ func layerMediaType(c archive.Compression) types.MediaType {
 // counter counts the bytes written through it.
 type counter struct{ n *int64 }
 
+// Write counts p.
 func (c *counter) Write(p []byte) (int, error) { *c.n += int64(len(p)); return len(p), nil }
