@@ -100,10 +100,17 @@ func (c *Context) Excluded(rel string) bool {
 	return err == nil && ok
 }
 
+// Exceptions reports whether .dockerignore has "!" exceptions, which can
+// bring back paths inside an excluded directory: a copy must then look
+// inside excluded directories instead of skipping them whole.
+func (c *Context) Exceptions() bool {
+	return c.ignore != nil && c.ignore.Exclusions()
+}
+
 // canPrune reports whether an excluded directory can be skipped whole: only
 // when no "!" exception could bring something inside it back.
 func (c *Context) canPrune() bool {
-	return c.ignore == nil || !c.ignore.Exclusions()
+	return !c.Exceptions()
 }
 
 // Save persists what the context learned (file checksums) for the next build.

@@ -276,7 +276,7 @@ func (s *Solver) copy(ctx context.Context, rootfs string, c *plan.Copy, runs map
 	switch c.From.Kind {
 	case plan.SourceContext:
 		bc := s.o.Contexts[c.From.Context]
-		return step.Copy(ctx, rootfs, c, step.Source{Root: bc.Root(), Excluded: bc.Excluded}, o)
+		return step.Copy(ctx, rootfs, c, step.Source{Root: bc.Root(), Excluded: bc.Excluded, Exceptions: bc.Exceptions()}, o)
 	case plan.SourceStage, plan.SourceImage:
 		var src *State
 		if c.From.Kind == plan.SourceStage {

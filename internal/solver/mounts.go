@@ -292,7 +292,7 @@ func (s *Solver) cacheMount(ctx context.Context, rm *runMounts, m plan.Mount, sr
 				return fmt.Errorf("build context %q is not defined", *src.context)
 			}
 			// As from a context view: root-owned, .dockerignore applied.
-			from = step.Source{Root: bc.Root(), Excluded: bc.Excluded}
+			from = step.Source{Root: bc.Root(), Excluded: bc.Excluded, Exceptions: bc.Exceptions()}
 		}
 		if from.Root != "" {
 			cp := &plan.Copy{Sources: []string{mountSource(m)}, Dest: "/"}

@@ -30,6 +30,11 @@ type Source struct {
 	Root string
 	// Excluded hides paths (the context's .dockerignore); nil hides nothing.
 	Excluded func(rel string) bool
+	// Exceptions says that Excluded may let through paths inside an
+	// excluded directory ("!" exceptions of .dockerignore): Copy then looks
+	// inside excluded directories, and creates those that hold something
+	// it copies, as BuildKit does. Otherwise they are skipped whole.
+	Exceptions bool
 	// KeepOwner keeps the owners of the copied files (stage and image
 	// sources). Files from the build context are owned by root, as BuildKit
 	// does, unless --chown says otherwise.
@@ -259,6 +264,12 @@ func (cp *copier) copyTree(src Source, rel, dst string) error {
 	// The source's time replaces the one mkdirAll may have planned.
 	cp.dirTimes = slices.DeleteFunc(cp.dirTimes, func(d dirTime) bool { return d.path == dstRoot })
 	cp.dirTimes = append(cp.dirTimes, dirTime{dstRoot, rootInfo.ModTime()})
+	// Excluded directories are looked into only when an exception may let
+	// something inside them through; pending are those on the current path,
+	// outermost first, created once something below them is copied.
+	descend := src.Exceptions || (cp.exclude != nil && cp.exclude.Exclusions())
+	type pendingDir struct{ p, sub string }
+	var pending []pendingDir
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -273,15 +284,31 @@ func (cp *copier) copyTree(src Source, rel, dst string) error {
 		if sub == "." {
 			return nil
 		}
+		for len(pending) > 0 && !strings.HasPrefix(sub, pending[len(pending)-1].sub+string(filepath.Separator)) {
+			pending = pending[:len(pending)-1]
+		}
 		full := path.Join(rel, filepath.ToSlash(sub))
 		// --exclude patterns match below the source directory and from the
 		// source root alike.
 		if (src.Excluded != nil && src.Excluded(full)) || cp.excluded(full) || cp.excluded(filepath.ToSlash(sub)) {
 			if d.IsDir() {
-				return filepath.SkipDir
+				if !descend {
+					return filepath.SkipDir
+				}
+				pending = append(pending, pendingDir{p, sub})
 			}
 			return nil
 		}
+		for _, pd := range pending {
+			fi, err := os.Lstat(pd.p)
+			if err != nil {
+				return err
+			}
+			if err := cp.write(pd.p, fi, filepath.Join(dstRoot, pd.sub)); err != nil {
+				return err
+			}
+		}
+		pending = pending[:0]
 		fi, err := d.Info()
 		if err != nil {
 			return err

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/patternmatcher"
+
 	"github.com/whittle-build/whittle/internal/plan"
 	"github.com/whittle-build/whittle/internal/testutil"
 )
@@ -333,5 +335,40 @@ func TestCopyTreeTimes(t *testing.T) {
 	}
 	if fi, err := os.Lstat(filepath.Join(rootfs, "exist")); err != nil || fi.Mode().Perm() != 0o711 {
 		t.Errorf("exist: %v %v, want its mode 0711 kept", fi.Mode(), err)
+	}
+}
+
+// TestCopyExceptionsInsideExcludedDir: with a "!" exception, a directory
+// .dockerignore excludes is looked into, and made in the image when
+// something below it is copied (BuildKit), with the source's metadata.
+func TestCopyExceptionsInsideExcludedDir(t *testing.T) {
+	testutil.RequireRoot(t)
+	src := tree(t, map[string]string{"docs/private/p": "P", "docs/public/q": "Q", "docs/public/deep/r": "R", "a": "A"})
+	if err := os.Chmod(filepath.Join(src, "docs/public"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	pm, err := patternmatcher.New([]string{"docs/**", "!docs/public/**"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	excluded := func(rel string) bool {
+		ok, err := pm.MatchesOrParentMatches(rel)
+		return err == nil && ok
+	}
+	rootfs := t.TempDir()
+	err = Copy(context.Background(), rootfs, &plan.Copy{Sources: []string{"."}, Dest: "/ctx/"}, Source{Root: src, Excluded: excluded, Exceptions: true}, CopyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rel, want := range map[string]string{"ctx/a": "A", "ctx/docs/public/q": "Q", "ctx/docs/public/deep/r": "R"} {
+		if got := read(t, filepath.Join(rootfs, rel)); got != want {
+			t.Errorf("%s = %q, want %q", rel, got, want)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(rootfs, "ctx/docs/private")); err == nil {
+		t.Error("ctx/docs/private was copied")
+	}
+	if fi, err := os.Lstat(filepath.Join(rootfs, "ctx/docs/public")); err != nil || fi.Mode().Perm() != 0o750 {
+		t.Errorf("ctx/docs/public: %v %v, want the source's mode 0750", fi, err)
 	}
 }
