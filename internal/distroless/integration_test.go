@@ -500,3 +500,19 @@ files:
 		t.Fatalf("without the configuration python should not find libz: %v\n%s", err, out)
 	}
 }
+
+// TestIntegrationDebug runs the --debug image's busybox shell and checks
+// that every link in /busybox is an applet of Debian's busybox-static.
+func TestIntegrationDebug(t *testing.T) {
+	m := hostMirror(t)
+	testutil.RequireRoot(t)
+	res, img := m.build(t, builtin(t, "static", "bookworm"), Options{Debug: true, NonRoot: true})
+	script := `id -u; for a in /busybox/*; do n=${a##*/}; [ "$n" = busybox ] && continue; busybox --list | grep -qxF "$n" || echo "not an applet: $n"; done; echo done`
+	out, err := m.run(t, img, container.Options{Args: []string{"-c", script}})
+	if err != nil || out != "65532\ndone\n" {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if res.Names[0] != "distroless/static-debian12:debug-nonroot" {
+		t.Errorf("name %s", res.Names[0])
+	}
+}
