@@ -219,9 +219,11 @@ func (cp *copier) mkdirAll(dst string) (string, error) {
 	if err := os.Mkdir(p, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", fmt.Errorf("creating %s: %w", dst, err)
 	}
+	// Only the permission bits: BuildKit's directories never get the
+	// setuid, setgid or sticky bit of --chmod=4755.
 	mode := fs.FileMode(0o755)
 	if cp.chmod != nil && cp.chmod.octal != nil {
-		mode = *cp.chmod.octal
+		mode = cp.chmod.octal.Perm()
 	}
 	if err := os.Chmod(p, mode); err != nil {
 		return "", err

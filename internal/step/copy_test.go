@@ -179,6 +179,8 @@ func TestCopy(t *testing.T) {
 			checks: []check{mode("m/x", 0o750), mode("m/sub", 0o750), mode("m", 0o750)}},
 		{name: "chmod octal on created parents", copy: plan.Copy{Sources: []string{"a.txt"}, Dest: "/made/by/", Chmod: "700"},
 			checks: []check{mode("made", 0o700), mode("made/by", 0o700), mode("made/by/a.txt", 0o700), mode("existing", 0o755)}},
+		{name: "chmod with special bits: created parents get only the permissions", copy: plan.Copy{Sources: []string{"a.txt"}, Dest: "/sp/bin/", Chmod: "4750"},
+			checks: []check{mode("sp", 0o750), mode("sp/bin", 0o750), mode("sp/bin/a.txt", 0o750|os.ModeSetuid)}},
 		{name: "chmod symbolic leaves created parents 0755", copy: plan.Copy{Sources: []string{"a.txt"}, Dest: "/sym/", Chmod: "go-rwx"},
 			checks: []check{mode("sym", 0o755), mode("sym/a.txt", 0o600)}},
 		{name: "chmod symbolic", copy: plan.Copy{Sources: []string{"a.txt"}, Dest: "/s", Chmod: "u+x,g-r"},
