@@ -9,6 +9,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sys/unix"
 )
 
 // layerMeta is layers/sha256/<diffID hex>.json: the compressed forms of a
@@ -38,19 +39,36 @@ func (s *Store) readLayerMeta(diffID v1.Hash) (*layerMeta, error) {
 	return &m, nil
 }
 
+func (m *layerMeta) has(h v1.Hash) bool {
+	for _, b := range m.Blobs {
+		if b.Digest == h {
+			return true
+		}
+	}
+	return false
+}
+
 // AddLayerBlob records that the blob desc is a compressed form of the layer
 // with the given diffID.
 func (s *Store) AddLayerBlob(diffID v1.Hash, desc v1.Descriptor) error {
 	s.layerMu.Lock()
 	defer s.layerMu.Unlock()
 	m, err := s.readLayerMeta(diffID)
+	if err == nil && m.has(desc.Digest) {
+		return nil
+	}
+	// Other processes update the same record: read it again under a lock.
+	lock, err := lockFile(s.path("layers.lock"), unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	m, err = s.readLayerMeta(diffID)
 	if err != nil {
 		return fmt.Errorf("recording layer %s: %w", diffID, err)
 	}
-	for _, b := range m.Blobs {
-		if b.Digest == desc.Digest {
-			return nil
-		}
+	if m.has(desc.Digest) {
+		return nil
 	}
 	m.Blobs = append(m.Blobs, v1.Descriptor{MediaType: desc.MediaType, Size: desc.Size, Digest: desc.Digest})
 	b, err := json.Marshal(m)
