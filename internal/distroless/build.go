@@ -303,7 +303,7 @@ func (b *builder) build(ctx context.Context) (*Result, error) {
 	if len(res.Names) == 0 {
 		res.Names = []string{DefaultName(b.recipe, b.suite, b.o)}
 	}
-	res.SBOM, err = NewSBOM(layers, SBOMInfo{
+	res.SBOM, err = sbomOf(layers, SBOMInfo{
 		Image: desc, Name: res.Names[0], Recipe: b.recipe.Name, Suite: b.suite, Arch: b.arch, Created: epoch,
 	})
 	if err == nil && b.o.SBOMDir != "" {

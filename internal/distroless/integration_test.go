@@ -32,7 +32,12 @@ func TestMain(m *testing.M) {
 	if sandbox.Init() {
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if mirror != nil {
+		mirror.st.Close()
+		os.RemoveAll(mirror.st.Root())
+	}
+	os.Exit(code)
 }
 
 // mirrorEnv is a store shared by the tests against the host's Debian

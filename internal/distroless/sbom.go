@@ -74,8 +74,8 @@ func packagesOf(layers []*packageLayer) []sbomPackage {
 	return out
 }
 
-// NewSBOM makes the SBOM of an image built from layers.
-func NewSBOM(layers []*packageLayer, info SBOMInfo) (*SBOM, error) {
+// sbomOf makes the SBOM of an image built from layers.
+func sbomOf(layers []*packageLayer, info SBOMInfo) (*SBOM, error) {
 	return newSBOM(packagesOf(layers), info)
 }
 

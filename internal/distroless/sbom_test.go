@@ -34,11 +34,11 @@ func testSBOMInput(t *testing.T) ([]*packageLayer, SBOMInfo) {
 
 func TestSBOM(t *testing.T) {
 	layers, info := testSBOMInput(t)
-	sb, err := NewSBOM(layers, info)
+	sb, err := sbomOf(layers, info)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := NewSBOM(layers, info)
+	again, _ := sbomOf(layers, info)
 	if !bytes.Equal(sb.SPDX, again.SPDX) || !bytes.Equal(sb.CycloneDX, again.CycloneDX) {
 		t.Error("the SBOM is not deterministic")
 	}
