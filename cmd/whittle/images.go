@@ -12,7 +12,7 @@ import (
 )
 
 func newImages(g *globals) *cobra.Command {
-	var quiet bool
+	var quiet, all bool
 	cmd := &cobra.Command{
 		Use:   "images",
 		Short: "List the images in the local store",
@@ -23,9 +23,17 @@ func newImages(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			entries, err := st.List()
+			listed, err := st.List()
 			if err != nil {
 				return err
+			}
+			// Indexes tagged <repo>:sha256-<hex> list an image's SBOMs
+			// (OCI referrers); they are not images to show by default.
+			var entries []store.Entry
+			for _, e := range listed {
+				if all || !e.Descriptor.MediaType.IsIndex() || !isReferrersTag(e.Name) {
+					entries = append(entries, e)
+				}
 			}
 			if quiet {
 				for _, e := range entries {
@@ -44,7 +52,16 @@ func newImages(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only names")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "also list the indexes of SBOMs attached to images (tags sha256-<digest>)")
 	return cmd
+}
+
+// isReferrersTag reports whether the name's tag is of the referrers tag
+// scheme, "sha256-<64 hex digits>".
+func isReferrersTag(name string) bool {
+	_, tag := splitName(name)
+	hex, ok := strings.CutPrefix(tag, "sha256-")
+	return ok && len(hex) == 64 && strings.Trim(hex, "0123456789abcdef") == ""
 }
 
 func splitName(n string) (repo, tag string) {
