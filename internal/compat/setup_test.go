@@ -1,0 +1,161 @@
+package compat
+
+import (
+	"archive/tar"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+
+	"github.com/whittle-build/whittle/internal/testutil"
+)
+
+// archiveTime and friends are the times of the entries of archiveTar.
+var (
+	archiveDirTime  = time.Date(2011, time.March, 4, 5, 6, 7, 0, time.UTC)
+	archiveFileTime = time.Date(2012, time.April, 5, 6, 7, 8, 0, time.UTC)
+)
+
+// archiveTar is a small tar with what ADD must keep when it unpacks: a
+// directory owned by uid 1000 with mode 0750, files with their own times and
+// modes (one setuid), a symlink, and a hard link.
+func archiveTar(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	add := func(h tar.Header, body string) {
+		h.Size = int64(len(body))
+		if h.ModTime.IsZero() {
+			h.ModTime = archiveFileTime
+		}
+		h.Format = tar.FormatPAX
+		if err := tw.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(tar.Header{Typeflag: tar.TypeDir, Name: "app/", Mode: 0o750, Uid: 1000, Gid: 1000, ModTime: archiveDirTime}, "")
+	add(tar.Header{Typeflag: tar.TypeDir, Name: "app/bin/", Mode: 0o755, ModTime: archiveDirTime}, "")
+	add(tar.Header{Typeflag: tar.TypeReg, Name: "app/bin/tool", Mode: 0o755}, "#!/bin/sh\necho tool\n")
+	add(tar.Header{Typeflag: tar.TypeReg, Name: "app/bin/suid", Mode: 0o4755}, "setuid\n")
+	add(tar.Header{Typeflag: tar.TypeReg, Name: "app/data.txt", Mode: 0o640, Uid: 1000, Gid: 1000,
+		ModTime: time.Date(2013, time.May, 6, 7, 8, 9, 0, time.UTC)}, "data\n")
+	add(tar.Header{Typeflag: tar.TypeSymlink, Name: "app/link", Linkname: "data.txt", Mode: 0o777}, "")
+	// A hard link's header carries its file's metadata, as tar and Go's
+	// FileInfoHeader write it (extractors apply it to the shared inode).
+	add(tar.Header{Typeflag: tar.TypeLink, Name: "app/hard", Linkname: "app/data.txt", Mode: 0o640, Uid: 1000, Gid: 1000,
+		ModTime: time.Date(2013, time.May, 6, 7, 8, 9, 0, time.UTC)}, "")
+	add(tar.Header{Typeflag: tar.TypeReg, Name: "top.txt", Mode: 0o644}, "top\n")
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func writeFile(t *testing.T, p string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func gzipBytes(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// setupArchives writes archive.tar and its gzip, bzip2, xz and zstd forms.
+func setupArchives(t *testing.T, dir string) {
+	raw := archiveTar(t)
+	writeFile(t, filepath.Join(dir, "archive.tar"), raw)
+	writeFile(t, filepath.Join(dir, "archive.tar.gz"), gzipBytes(t, raw))
+
+	var xzBuf bytes.Buffer
+	xw, err := xz.NewWriter(&xzBuf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := xw.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := xw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "archive.tar.xz"), xzBuf.Bytes())
+
+	zw, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "archive.tar.zst"), zw.EncodeAll(raw, nil))
+
+	// Go has no bzip2 writer: Debian's bzip2 makes it.
+	cmd := exec.Command(testutil.Tool(t, "bzip2"), "-c")
+	cmd.Stdin = bytes.NewReader(raw)
+	bz, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bzip2: %v", err)
+	}
+	writeFile(t, filepath.Join(dir, "archive.tar.bz2"), bz)
+}
+
+// setupLinks makes files/: a hard link and symlinks of every kind.
+func setupLinks(t *testing.T, dir string) {
+	files := filepath.Join(dir, "files")
+	for _, err := range []error{
+		os.Link(filepath.Join(files, "target.txt"), filepath.Join(files, "hard")),
+		os.Symlink("target.txt", filepath.Join(files, "rel-link")),
+		os.Symlink("/etc/passwd", filepath.Join(files, "abs-link")),
+		os.Symlink("nowhere", filepath.Join(files, "dangling")),
+		os.Symlink("../files", filepath.Join(files, "dir-link")),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// mtimeFiles are the context paths of the mtimes case and their times.
+var mtimeFiles = map[string]time.Time{
+	"old.txt":   time.Date(2001, time.February, 3, 4, 5, 6, 0, time.UTC),
+	"new.txt":   time.Date(2023, time.November, 12, 13, 14, 15, 500_000_000, time.UTC),
+	"dir/f":     time.Date(2012, time.December, 1, 2, 3, 4, 0, time.UTC),
+	"dir/sub/g": time.Date(2014, time.July, 8, 9, 10, 11, 0, time.UTC),
+	"dir/sub":   time.Date(2015, time.August, 9, 10, 11, 12, 0, time.UTC),
+	"dir":       time.Date(2010, time.January, 2, 3, 4, 5, 0, time.UTC),
+}
+
+func mtimeKeep() []string {
+	out := make([]string, 0, len(mtimeFiles))
+	for p := range mtimeFiles {
+		out = append(out, p)
+	}
+	return out
+}
+
+// setupMtimes writes the archive and gives the files their own times,
+// children before their directories.
+func setupMtimes(t *testing.T, dir string) {
+	writeFile(t, filepath.Join(dir, "archive.tar"), archiveTar(t))
+	for _, p := range []string{"old.txt", "new.txt", "dir/f", "dir/sub/g", "dir/sub", "dir"} {
+		if err := lchtimes(filepath.Join(dir, p), mtimeFiles[p]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
