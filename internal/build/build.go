@@ -168,6 +168,7 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 		Jobs:        o.Jobs,
 		Epoch:       o.Epoch,
 		Network:     o.Network,
+		Compression: exportCompression(o),
 		Secrets:     secretStore,
 		SSH:         agents,
 	})
@@ -224,6 +225,25 @@ func readDockerfile(contextDir, path string) ([]byte, error) {
 		return nil, fmt.Errorf("reading the Dockerfile %s: %w", path, err)
 	}
 	return b, nil
+}
+
+// exportCompression is the compression the solver may apply to the target
+// stage's layers as it makes them: the image's, when an output will hold
+// compressed layers (every output but type=tar and type=local).
+func exportCompression(o Options) archive.Compression {
+	c := o.Compression
+	if c == "" {
+		c = archive.Gzip
+	}
+	if len(o.Outputs) == 0 {
+		return c
+	}
+	for _, spec := range o.Outputs {
+		if spec.Type != "tar" && spec.Type != "local" {
+			return c
+		}
+	}
+	return ""
 }
 
 // The manifest annotations that record the base image.

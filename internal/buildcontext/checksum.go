@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"runtime"
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -136,11 +138,71 @@ func (s *sums) load() {
 		if err != nil || len(b) == 0 {
 			return
 		}
-		var m map[string]sumEntry
-		if json.Unmarshal(b, &m) == nil {
+		if m, ok := decodeSums(b); ok {
 			s.m = m
 		}
 	})
+}
+
+// sumsHeader starts the state file; another header means another format,
+// read as empty (every file is hashed again once).
+const sumsHeader = "whittle-context-sums 1\n"
+
+// encodeSums writes one line per file, "<digest> <ino> <size> <mtime>
+// <ctime> <path>": decoding 20,000 of these takes a few milliseconds, ten
+// times less than JSON, and a no-op build reads them all.
+func encodeSums(m map[string]sumEntry) []byte {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	b := make([]byte, 0, len(m)*120)
+	b = append(b, sumsHeader...)
+	for _, n := range names {
+		e := m[n]
+		if strings.ContainsAny(n, "\n") {
+			continue // not representable; such a file is simply hashed each time
+		}
+		b = append(b, e.Digest...)
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, e.Ino, 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, e.Size, 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, e.Mtime, 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, e.Ctime, 10)
+		b = append(b, ' ')
+		b = append(b, n...)
+		b = append(b, '\n')
+	}
+	return b
+}
+
+func decodeSums(b []byte) (map[string]sumEntry, bool) {
+	s, ok := strings.CutPrefix(string(b), sumsHeader)
+	if !ok {
+		return nil, false
+	}
+	m := make(map[string]sumEntry, strings.Count(s, "\n"))
+	for len(s) > 0 {
+		line, rest, _ := strings.Cut(s, "\n")
+		s = rest
+		f := strings.SplitN(line, " ", 6)
+		if len(f) != 6 {
+			return nil, false
+		}
+		ino, err1 := strconv.ParseUint(f[1], 10, 64)
+		size, err2 := strconv.ParseInt(f[2], 10, 64)
+		mtime, err3 := strconv.ParseInt(f[3], 10, 64)
+		ctime, err4 := strconv.ParseInt(f[4], 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+			return nil, false
+		}
+		m[f[5]] = sumEntry{Digest: f[0], Ino: ino, Size: size, Mtime: mtime, Ctime: ctime}
+	}
+	return m, true
 }
 
 func identity(fi fs.FileInfo) sumEntry {
@@ -180,11 +242,7 @@ func (s *sums) save() error {
 	if s.state == nil || !s.dirty {
 		return nil
 	}
-	b, err := json.Marshal(s.m)
-	if err != nil {
-		return err
-	}
-	if err := s.state.Save(b); err != nil {
+	if err := s.state.Save(encodeSums(s.m)); err != nil {
 		return fmt.Errorf("saving build context checksums: %w", err)
 	}
 	s.dirty = false

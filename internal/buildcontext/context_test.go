@@ -169,3 +169,24 @@ func TestLoadIgnore(t *testing.T) {
 		t.Errorf("LoadIgnore(special) = %q, %v", got, err)
 	}
 }
+
+func TestSumsEncoding(t *testing.T) {
+	m := map[string]sumEntry{
+		"a":              {Ino: 1, Size: 2, Mtime: 3, Ctime: 4, Digest: "aa"},
+		"dir/with space": {Ino: 5, Size: 6, Mtime: -7, Ctime: 8, Digest: "bb"},
+		"new\nline":      {Ino: 9, Digest: "cc"},
+	}
+	got, ok := decodeSums(encodeSums(m))
+	if !ok {
+		t.Fatal("decoding what was encoded failed")
+	}
+	delete(m, "new\nline") // not representable: left out
+	if !reflect.DeepEqual(got, m) {
+		t.Errorf("round trip: %v, want %v", got, m)
+	}
+	for _, bad := range []string{"", "{}", sumsHeader + "x 1 2 3\n", sumsHeader + "d x 2 3 4 p\n"} {
+		if _, ok := decodeSums([]byte(bad)); ok {
+			t.Errorf("decodeSums(%q) accepted", bad)
+		}
+	}
+}

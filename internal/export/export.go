@@ -202,3 +202,39 @@ func compress(st *store.Store, diffID v1.Hash, src func(io.Writer) error, c arch
 	}
 	return v1.Descriptor{MediaType: mediaType(c), Size: n, Digest: h}, nil
 }
+
+// CompressDir writes the layer in dir (overlay format) as a compressed blob
+// into st in one pass, hashing the uncompressed tar on the way, records the
+// blob for the layer, and returns the diffID and the blob's descriptor. The
+// solver uses it for layers it knows will be exported, so that they are
+// read once instead of twice.
+func CompressDir(ctx context.Context, st *store.Store, dir string, o Options) (v1.Hash, v1.Descriptor, error) {
+	if o.Compression == "" {
+		o.Compression = archive.Gzip
+	}
+	pr, pw := io.Pipe()
+	hasher := sha256.New()
+	go func() {
+		zw, err := archive.Compress(pw, o.Compression)
+		if err != nil {
+			pw.CloseWithError(err)
+			return
+		}
+		err = archive.WriteDir(ctx, io.MultiWriter(zw, hasher), dir, archive.WriteOptions{Epoch: o.Epoch, OpaqueXattr: st.OpaqueXattr()})
+		if cerr := zw.Close(); err == nil {
+			err = cerr
+		}
+		pw.CloseWithError(err)
+	}()
+	h, n, err := st.WriteBlob(pr, v1.Hash{})
+	pr.CloseWithError(err)
+	if err != nil {
+		return v1.Hash{}, v1.Descriptor{}, fmt.Errorf("compressing layer: %w", err)
+	}
+	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(hasher.Sum(nil))}
+	desc := v1.Descriptor{MediaType: mediaType(o.Compression), Size: n, Digest: h}
+	if err := st.AddLayerBlob(diffID, desc); err != nil {
+		return v1.Hash{}, v1.Descriptor{}, err
+	}
+	return diffID, desc, nil
+}

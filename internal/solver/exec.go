@@ -53,7 +53,7 @@ func (s *Solver) layerOp(ctx context.Context, st *plan.Stage, op *plan.Op, state
 	}
 	defer release()
 	v := s.o.Progress.Start(name)
-	next, err := s.execute(ctx, op, state, key, runs, srcs, v)
+	next, err := s.execute(ctx, op, state, key, runs, srcs, v, st != nil && runs[st] != nil && runs[st].exported)
 	v.Done(err, ctx.Err() != nil)
 	if err != nil {
 		return nil, err
@@ -172,7 +172,7 @@ func (s *Solver) sourceDigest(ctx context.Context, src plan.Source, sources, exc
 }
 
 // execute carries out op on a snapshot of state and returns the new state.
-func (s *Solver) execute(ctx context.Context, op *plan.Op, state *State, key v1.Hash, runs map[*plan.Stage]*stageRun, srcs map[int]mountInput, out io.Writer) (*State, error) {
+func (s *Solver) execute(ctx context.Context, op *plan.Op, state *State, key v1.Hash, runs map[*plan.Stage]*stageRun, srcs map[int]mountInput, out io.Writer, exported bool) (*State, error) {
 	lowers, err := s.lowers(ctx, state)
 	if err != nil {
 		return nil, err
@@ -226,7 +226,7 @@ func (s *Solver) execute(ctx context.Context, op *plan.Op, state *State, key v1.
 	if err != nil {
 		return nil, err
 	}
-	layer, err := s.commitLayer(ctx, diffDir)
+	layer, err := s.commitLayer(ctx, diffDir, exported)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +321,7 @@ func (s *Solver) lowers(ctx context.Context, state *State) ([]string, error) {
 
 // commitLayer turns a diff directory into a snapshot named by its diffID;
 // nil when nothing changed.
-func (s *Solver) commitLayer(ctx context.Context, diffDir string) (*export.Layer, error) {
+func (s *Solver) commitLayer(ctx context.Context, diffDir string, exported bool) (*export.Layer, error) {
 	entries, err := os.ReadDir(diffDir)
 	if err != nil {
 		return nil, err
@@ -330,12 +330,23 @@ func (s *Solver) commitLayer(ctx context.Context, diffDir string) (*export.Layer
 		os.RemoveAll(diffDir)
 		return nil, nil
 	}
-	h := sha256.New()
-	if err := s.layerTar(ctx, h, diffDir); err != nil {
-		os.RemoveAll(diffDir)
-		return nil, fmt.Errorf("reading the layer's changes: %w", err)
+	var diffID v1.Hash
+	if s.o.Compression != "" && exported {
+		// The layer will be exported: compress it now, in the same pass
+		// that computes its diffID.
+		diffID, _, err = export.CompressDir(ctx, s.o.Store, diffDir, export.Options{Compression: s.o.Compression, Epoch: s.o.Epoch})
+		if err != nil {
+			os.RemoveAll(diffDir)
+			return nil, fmt.Errorf("reading the layer's changes: %w", err)
+		}
+	} else {
+		h := sha256.New()
+		if err := s.layerTar(ctx, h, diffDir); err != nil {
+			os.RemoveAll(diffDir)
+			return nil, fmt.Errorf("reading the layer's changes: %w", err)
+		}
+		diffID = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 	}
-	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 	if err := s.o.Store.CommitSnapshot(diffID, diffDir); err != nil {
 		return nil, err
 	}

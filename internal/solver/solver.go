@@ -57,6 +57,10 @@ type Options struct {
 	Jobs int
 	// Epoch is SOURCE_DATE_EPOCH: history and layer times are clamped to it.
 	Epoch *time.Time
+	// Compression, when set, compresses the layers of the stages the target
+	// image is made of as they are made (one pass over each layer instead
+	// of two). Default none: layers are compressed at export.
+	Compression archive.Compression
 	// Network is the default network of RUN: "host" (default) or "none".
 	Network string
 	// Secrets are what RUN --mount=type=secret reads. Default none: a
@@ -122,10 +126,13 @@ type Result struct {
 // stageRun is a stage being built; done closes when state or err is set.
 type stageRun struct {
 	stage *plan.Stage
-	done  chan struct{}
-	state *State
-	err   error
-	keys  []v1.Hash
+	// exported is set for the target stage and the stages it is built on
+	// (FROM): their layers end up in the image.
+	exported bool
+	done     chan struct{}
+	state    *State
+	err      error
+	keys     []v1.Hash
 }
 
 // Solve builds the plan's stages, concurrently where they do not depend on
@@ -135,6 +142,11 @@ func (s *Solver) Solve(ctx context.Context, p *plan.Plan) (*Result, error) {
 	runs := map[*plan.Stage]*stageRun{}
 	for _, st := range p.Stages {
 		runs[st] = &stageRun{stage: st, done: make(chan struct{})}
+	}
+	for st := p.Target; st != nil; st = st.Base.Stage {
+		if r, ok := runs[st]; ok {
+			r.exported = true
+		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, st := range p.Stages {

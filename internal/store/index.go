@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,7 +99,11 @@ func (s *Store) updateIndex(fn func(*index) error) error {
 	if err != nil {
 		return err
 	}
-	return s.writeFileAtomic("index.json", append(b, '\n'))
+	b = append(b, '\n')
+	if old, err := os.ReadFile(s.path("index.json")); err == nil && bytes.Equal(old, b) {
+		return nil // unchanged (re-tagging a rebuilt image): spare the sync
+	}
+	return s.writeFileAtomic("index.json", b)
 }
 
 // Tag names the manifest desc (whose blobs must be in the store) as ref,
