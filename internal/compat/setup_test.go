@@ -16,7 +16,7 @@ import (
 	"github.com/whittle-build/whittle/internal/testutil"
 )
 
-// archiveTime and friends are the times of the entries of archiveTar.
+// archiveDirTime and archiveFileTime are times of entries of archiveTar.
 var (
 	archiveDirTime  = time.Date(2011, time.March, 4, 5, 6, 7, 0, time.UTC)
 	archiveFileTime = time.Date(2012, time.April, 5, 6, 7, 8, 0, time.UTC)
@@ -131,30 +131,39 @@ func setupLinks(t *testing.T, dir string) {
 	}
 }
 
-// mtimeFiles are the context paths of the mtimes case and their times.
-var mtimeFiles = map[string]time.Time{
-	"old.txt":   time.Date(2001, time.February, 3, 4, 5, 6, 0, time.UTC),
-	"new.txt":   time.Date(2023, time.November, 12, 13, 14, 15, 500_000_000, time.UTC),
-	"dir/f":     time.Date(2012, time.December, 1, 2, 3, 4, 0, time.UTC),
-	"dir/sub/g": time.Date(2014, time.July, 8, 9, 10, 11, 0, time.UTC),
-	"dir/sub":   time.Date(2015, time.August, 9, 10, 11, 12, 0, time.UTC),
-	"dir":       time.Date(2010, time.January, 2, 3, 4, 5, 0, time.UTC),
+// mtimeFile is a context path of the mtimes case and its time.
+type mtimeFile struct {
+	path string
+	t    time.Time
 }
 
+// mtimeFiles are the context paths of the mtimes case and their times,
+// children before their directories.
+func mtimeFiles() []mtimeFile {
+	return []mtimeFile{
+		{"old.txt", time.Date(2001, time.February, 3, 4, 5, 6, 0, time.UTC)},
+		{"new.txt", time.Date(2023, time.November, 12, 13, 14, 15, 500_000_000, time.UTC)},
+		{"dir/f", time.Date(2012, time.December, 1, 2, 3, 4, 0, time.UTC)},
+		{"dir/sub/g", time.Date(2014, time.July, 8, 9, 10, 11, 0, time.UTC)},
+		{"dir/sub", time.Date(2015, time.August, 9, 10, 11, 12, 0, time.UTC)},
+		{"dir", time.Date(2010, time.January, 2, 3, 4, 5, 0, time.UTC)},
+	}
+}
+
+// mtimeKeep are the paths whose times setupMtimes sets.
 func mtimeKeep() []string {
-	out := make([]string, 0, len(mtimeFiles))
-	for p := range mtimeFiles {
-		out = append(out, p)
+	var out []string
+	for _, f := range mtimeFiles() {
+		out = append(out, f.path)
 	}
 	return out
 }
 
-// setupMtimes writes the archive and gives the files their own times,
-// children before their directories.
+// setupMtimes writes the archive and gives the files their own times.
 func setupMtimes(t *testing.T, dir string) {
 	writeFile(t, filepath.Join(dir, "archive.tar"), archiveTar(t))
-	for _, p := range []string{"old.txt", "new.txt", "dir/f", "dir/sub/g", "dir/sub", "dir"} {
-		if err := lchtimes(filepath.Join(dir, p), mtimeFiles[p]); err != nil {
+	for _, f := range mtimeFiles() {
+		if err := lchtimes(filepath.Join(dir, f.path), f.t); err != nil {
 			t.Fatal(err)
 		}
 	}
