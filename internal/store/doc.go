@@ -17,7 +17,8 @@
 //	                            its identity (see CacheMountDir); beside it its flock
 //	                            file <hex>.lock and private instances <hex>.<n>/
 //	tmp/                        staging; every write starts here and is renamed in
-//	gc.lock, index.lock         flock(2) files
+//	gc.lock, index.lock,         flock(2) files
+//	layers.lock
 //
 // Every write is atomic: a file or directory is prepared under tmp/ (same
 // filesystem), synced where it matters, and renamed into place. A name that
