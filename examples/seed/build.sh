@@ -186,7 +186,7 @@ one() {
   go) run "$name" "$image" / "hello from the seed (go)" /api/hello '"language":"go"' ;;
   python) run "$name" "$image" / "hello from the seed (python)" /api/items/nuts '"count": 80' ;;
   java) run "$name" "$image" / "hello from the seed (java)" /api/hello '"language":"java"' ;;
-  frontend-backend) run "$name" "$image" / "<title>seed docs</title>" /api/status '"pages":3' ;;
+  frontend-backend) run "$name" "$image" / "<title>seed docs</title>" /api/status '"pages":4' ;;
   node-python) run "$name" "$image" /app.js "seed dashboard, bundled by esbuild" /api/stock '"washers"' ;;
   everything-in-one) run "$name" "$image" /app.js "seed orders UI, React bundled by esbuild" /api/orders '"Grace"' ;;
   esac
