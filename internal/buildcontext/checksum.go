@@ -35,50 +35,56 @@ func (c *Context) Checksum(ctx context.Context, rels []string, exclude []string)
 	}
 	type item struct {
 		rel, abs, link string
+		d              fs.DirEntry
 		mode           fs.FileMode
-		fi             fs.FileInfo
 		digest         string
 	}
 	var items []*item
 	for _, rel := range rels {
 		err := c.Walk(rel, ex, func(r string, d fs.DirEntry, abs string) error {
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			it := &item{rel: r, abs: abs, mode: fi.Mode(), fi: fi}
-			if fi.Mode()&fs.ModeSymlink != 0 {
-				if it.link, err = os.Readlink(abs); err != nil {
-					return err
-				}
-			}
-			items = append(items, it)
+			items = append(items, &item{rel: r, abs: abs, d: d})
 			return nil
 		})
 		if err != nil {
 			return "", fmt.Errorf("checksumming %s: %w", rel, err)
 		}
 	}
+	// Stat (and, for files the cache does not know, read) in parallel
+	// chunks: an unchanged context of 20,000 files costs 20,000 lstat calls,
+	// which two cores make in half the time.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, it := range items {
-		if !it.mode.IsRegular() {
-			continue
-		}
-		if d, ok := c.sums.lookup(it.rel, it.fi); ok {
-			it.digest = d
-			continue
-		}
+	const chunk = 512
+	for start := 0; start < len(items); start += chunk {
+		part := items[start:min(start+chunk, len(items))]
 		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
+			for _, it := range part {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				fi, err := it.d.Info()
+				if err != nil {
+					return fmt.Errorf("checksumming %s: %w", it.rel, err)
+				}
+				it.mode = fi.Mode()
+				switch {
+				case it.mode&fs.ModeSymlink != 0:
+					if it.link, err = os.Readlink(it.abs); err != nil {
+						return fmt.Errorf("checksumming %s: %w", it.rel, err)
+					}
+				case it.mode.IsRegular():
+					if d, ok := c.sums.lookup(it.rel, fi); ok {
+						it.digest = d
+						continue
+					}
+					d, err := c.sums.digest(it.abs)
+					if err != nil {
+						return fmt.Errorf("checksumming %s: %w", it.rel, err)
+					}
+					it.digest = d
+					c.sums.store(it.rel, fi, d)
+				}
 			}
-			d, err := c.sums.digest(it.abs)
-			if err != nil {
-				return fmt.Errorf("checksumming %s: %w", it.rel, err)
-			}
-			it.digest = d
-			c.sums.store(it.rel, it.fi, d)
 			return nil
 		})
 	}
@@ -86,8 +92,18 @@ func (c *Context) Checksum(ctx context.Context, rels []string, exclude []string)
 		return "", err
 	}
 	h := sha256.New()
+	var line []byte
 	for _, it := range items {
-		fmt.Fprintf(h, "%q %o %q %s\n", it.rel, uint32(it.mode.Type())|uint32(it.mode.Perm())|uint32(it.mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)), it.link, it.digest)
+		m := uint32(it.mode.Type()) | uint32(it.mode.Perm()) | uint32(it.mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
+		line = strconv.AppendQuote(line[:0], it.rel)
+		line = append(line, ' ')
+		line = strconv.AppendUint(line, uint64(m), 8)
+		line = append(line, ' ')
+		line = strconv.AppendQuote(line, it.link)
+		line = append(line, ' ')
+		line = append(line, it.digest...)
+		line = append(line, '\n')
+		h.Write(line)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -223,15 +223,18 @@ func walk(root, rel string, excluded func(string) bool, prune bool, fn func(rel 
 	if err != nil {
 		return err
 	}
+	prefix := root
+	if !strings.HasSuffix(prefix, string(filepath.Separator)) {
+		prefix += string(filepath.Separator)
+	}
 	return filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		r, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
+		r := "."
+		if p != root {
+			r = filepath.ToSlash(strings.TrimPrefix(p, prefix))
 		}
-		r = filepath.ToSlash(r)
 		if r != "." && r != rel && excluded(r) {
 			if d.IsDir() && prune {
 				return filepath.SkipDir
