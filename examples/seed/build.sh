@@ -143,10 +143,22 @@ run() {
   local name=$1 image=$2 pid
   runs=yes
   while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
-  w run -e BIND=127.0.0.1 -e "PORT=$port" "$image" >"$out/logs/$name.run.log" 2>&1 &
+  # whittle itself in the background (not the function w, whose subshell
+  # would get the signal and leave whittle running).
+  "$whittle_bin" --root "$root" run -e BIND=127.0.0.1 -e "PORT=$port" "$image" >"$out/logs/$name.run.log" 2>&1 &
   pid=$!
   check "$name" "$port" "$3" "$4" && check "$name" "$port" "$5" "$6" || runs=no
   kill -TERM "$pid" 2>/dev/null || true
+  local i
+  for i in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "whittle run did not stop in 10 s after SIGTERM: killed" >>"$out/logs/$name.run.log"
+    kill -KILL "$pid" 2>/dev/null || true
+    runs=no
+  fi
   wait "$pid" 2>/dev/null || true
   port=$((port + 1))
 }

@@ -132,7 +132,32 @@ func buildSeed(t *testing.T, script, out, variants string) map[string]row {
 	if err != nil {
 		t.Fatalf("build.sh failed: %v", err)
 	}
+	if left := running(t, filepath.Join(out, "bin", "whittle")); len(left) > 0 {
+		t.Errorf("build.sh left whittle running: %s", strings.Join(left, "; "))
+	}
 	return readResults(t, filepath.Join(out, "results.tsv"))
+}
+
+// running lists the processes whose command starts with bin (the services
+// build.sh starts with `whittle run` must all be stopped when it ends).
+func running(t *testing.T, bin string) []string {
+	t.Helper()
+	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if args[0] == bin {
+			out = append(out, filepath.Base(filepath.Dir(p))+": "+strings.Join(args, " "))
+		}
+	}
+	return out
 }
 
 func readResults(t *testing.T, path string) map[string]row {
