@@ -360,8 +360,8 @@ func TestInterruptRUN(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGINT)
 	err := p.wait(30 * time.Second)
 	took := time.Since(sent)
-	if exitStatus(err) <= 0 {
-		t.Errorf("whittle build exited with %v after SIGINT, want a non-zero status", err)
+	if exitStatus(err) != 130 {
+		t.Errorf("whittle build exited with %v after SIGINT, want status 130 (128+SIGINT)", err)
 	}
 	if took > 5*time.Second {
 		t.Errorf("whittle build took %v to exit after SIGINT", took)

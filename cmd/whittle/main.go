@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/whittle-build/whittle/internal/sandbox"
@@ -20,8 +21,21 @@ func run() int {
 	if sandbox.Init() {
 		return 0
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The first SIGINT or SIGTERM cancels the command, which unmounts and
+	// cleans up; later ones are ignored while that happens.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var got atomic.Value
+	go func() {
+		s, ok := <-sigs
+		if ok {
+			got.Store(s)
+			cancel()
+		}
+	}()
 	err := newRoot().ExecuteContext(ctx)
 	if err == nil {
 		return 0
@@ -29,6 +43,11 @@ func run() int {
 	var ec exitCode
 	if errors.As(err, &ec) {
 		return int(ec)
+	}
+	if s, ok := got.Load().(os.Signal); ok && errors.Is(err, context.Canceled) {
+		// Interrupted: the shell's status for death by that signal.
+		fmt.Fprintf(os.Stderr, "ERROR: canceled (%v)\n", s)
+		return 128 + int(s.(syscall.Signal))
 	}
 	fmt.Fprintf(os.Stderr, "ERROR: %v\n", err)
 	return 1
