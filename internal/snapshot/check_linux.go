@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+
+	"github.com/whittle-build/whittle/internal/userns"
 )
 
 // Supported reports whether overlay snapshots work in workDir: it mounts a
@@ -88,12 +89,21 @@ func checkOverlay(dir string, userxattr bool) error {
 // inUserNamespace reports whether the process runs in a user namespace
 // other than the initial one, where overlayfs needs userxattr.
 func inUserNamespace() bool {
-	b, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		return false
+	return !userns.Current().Initial()
+}
+
+// checkLowers makes sure every lower is a directory.
+func checkLowers(lowers []string) error {
+	for i, l := range lowers {
+		st, err := os.Stat(l)
+		if err != nil {
+			return fmt.Errorf("preparing snapshot: lower %d: %w", i, err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("preparing snapshot: lower %d: %s is not a directory", i, l)
+		}
 	}
-	f := strings.Fields(string(b))
-	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+	return nil
 }
 
 // opaqueXattrName is the attribute this process's snapshots mark opaque

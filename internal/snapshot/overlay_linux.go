@@ -49,14 +49,8 @@ func (o *overlay) Prepare(ctx context.Context, lowers []string) (Active, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	for i, l := range lowers {
-		st, err := os.Stat(l)
-		if err != nil {
-			return nil, fmt.Errorf("preparing snapshot: lower %d: %w", i, err)
-		}
-		if !st.IsDir() {
-			return nil, fmt.Errorf("preparing snapshot: lower %d: %s is not a directory", i, l)
-		}
+	if err := checkLowers(lowers); err != nil {
+		return nil, err
 	}
 	dir, err := os.MkdirTemp(o.workDir, "overlay-")
 	if err != nil {
