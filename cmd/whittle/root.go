@@ -36,6 +36,8 @@ shows where an image's bytes and attack surface come from.`,
 		newAnalyze(g),
 		newDiff(g),
 		newInfo(g),
+		newPush(g),
+		newLogin(g),
 		newVersion(),
 	)
 	return cmd
