@@ -11,6 +11,9 @@
 #   shared+run  the same with one more RUN at the end of the builder stage: every layer of that
 #            stage's chain is fetched and unpacked for it, and the final stage's COPY --from runs
 #            again (what a commit that changes the builder's last step pays)
+#   rootless the cold build again, run as the unprivileged $ROOTLESS_USER in a store of its own
+#            (user namespace, subordinate id ranges; `whittle info` as that user says which
+#            snapshotter): what building without root costs next to the cold column
 #
 #   bench/cache.sh [OUT.md]
 #
@@ -19,7 +22,8 @@
 # registry of bench/peers.sh (started if needed; the Debian bases need .ci/fixtures).
 # Environment: WHITTLE (default: built from this checkout), RUNS (default 3), CASES (default
 # "fat python-multi go-multi"), BENCH_DIR (default a new /var/tmp/whittle-cache-bench.XXXXXX,
-# removed at the end unless KEEP=1). Run as root.
+# removed at the end unless KEEP=1), ROOTLESS_USER (default whittle-ci, the user .ci/run makes;
+# the column is left empty when that user does not exist). Run as root.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,6 +36,10 @@ RUNS=${RUNS:-3}
 CASES=${CASES:-"fat python-multi go-multi"}
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/whittle-cache-bench.XXXXXX)}
 mkdir -p "$work"
+# The rootless user reads the binary and the contexts from here.
+chmod 755 "$work"
+ROOTLESS_USER=${ROOTLESS_USER:-whittle-ci}
+id "$ROOTLESS_USER" >/dev/null 2>&1 || ROOTLESS_USER=
 [ "${KEEP:-}" = 1 ] || trap 'rm -rf "$work"' EXIT
 
 note() { echo "bench: $*" >&2; }
@@ -88,15 +96,17 @@ timed() {
 }
 
 export SOURCE_DATE_EPOCH=1700000000
-modes="cold warm export shared shared+run"
+modes="cold warm export shared shared+run rootless"
 declare -A result
 fmt() { [ "$1" = fail ] || [ -z "$1" ] && echo "${1:--}" || printf '%.2f' "$1"; }
 table() {
   echo "whittle, medians of $RUNS runs, seconds, on $(nproc) cores ($(date -u +%Y-%m-%d)); registry on $REGISTRY (Debian's docker-registry)."
   echo "Load average (1/5/15 min) at the start: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
-  echo "| case | cold | warm | export | shared | shared+run | cache size |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "Rootless: ${ROOTLESS_USER:-(no user)}${rootless_info:+; $rootless_info}."
+  echo
+  echo "| case | cold | warm | export | shared | shared+run | rootless | cache size |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   local c m row
   for c in $CASES; do
     row="| $c |"
@@ -105,6 +115,12 @@ table() {
     echo "$row"
   done
 }
+rootless_info=
+if [ -n "$ROOTLESS_USER" ]; then
+  # "mode: rootless (...)" and "snapshotter: overlayfs" from `whittle info`, on one line.
+  rootless_info=$(runuser -u "$ROOTLESS_USER" -- "$WHITTLE" info 2>/dev/null |
+    awk -F': *' '$1 == "mode" || $1 == "snapshotter" { printf "%s%s: %s", sep, $1, $2; sep = "; " }')
+fi
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for c in $CASES; do
   read -r ctx df <<<"$(case_spec "$c")"
@@ -130,6 +146,14 @@ for c in $CASES; do
   awk 'BEGIN{n=0} /^FROM / {n++; if (n == 2) {print "RUN true"; print ""}} {print}' "$df" >"$work/$c.run.Dockerfile"
   result[$c,shared+run]=$(timed "$c-shared+run" --prepare "rm -rf '$b' && cp -al '$seed' '$b'" \
     "'$WHITTLE' build --progress plain -f '$work/$c.run.Dockerfile' --root '$b' --cache-from $ref '$ctx'")
+  if [ -n "$ROOTLESS_USER" ]; then
+    # A store of the user's own holding the bases (a copy: hard links would hand the seed's
+    # files to the user with chown).
+    u=$work/rootless-$c
+    rm -rf "$u" && cp -a "$seed" "$u" && chown -R "$ROOTLESS_USER:" "$u"
+    note "$c: rootless"
+    result[$c,rootless]=$(timed "$c-rootless" "runuser -u '$ROOTLESS_USER' -- $base --root '$u' --no-cache '$ctx'")
+  fi
   [ -z "$out_md" ] || table >"$out_md"
 done
 

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -15,7 +16,9 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
+	"github.com/whittle-build/whittle/internal/analyze"
 	"github.com/whittle-build/whittle/internal/container"
 	"github.com/whittle-build/whittle/internal/testutil"
 )
@@ -97,6 +100,7 @@ func TestExamples(t *testing.T) {
 				Epoch:      &epoch,
 			})
 			t.Logf("built in %v, %s compressed", time.Since(begin).Round(time.Millisecond), imageSize(t, img))
+			checkAnalyzeAccuracy(t, img)
 
 			if tc.distroless {
 				fs := filesystem(t, img)
@@ -215,4 +219,57 @@ func imageSize(t *testing.T, img v1.Image) string {
 		n += l.Size
 	}
 	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+}
+
+// checkAnalyzeAccuracy compares whittle analyze's total and wasted bytes
+// with a count made from scratch: the regular-file bytes of every layer,
+// and those of the flattened filesystem (hard links once); what the layers
+// hold beyond the final filesystem is what a squash would reclaim.
+func checkAnalyzeAccuracy(t *testing.T, img v1.Image) {
+	t.Helper()
+	rep, err := analyze.Analyze(context.Background(), img, "", analyze.Options{ReadCompressed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layerBytes int64
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		layerBytes += regularBytes(t, rc)
+		rc.Close()
+	}
+	rc := mutate.Extract(img)
+	total := regularBytes(t, rc)
+	rc.Close()
+	if rep.TotalFileBytes != total || rep.WastedBytes != layerBytes-total {
+		t.Errorf("analyze: totalFileBytes %d, wastedBytes %d; counted from scratch: %d and %d",
+			rep.TotalFileBytes, rep.WastedBytes, total, layerBytes-total)
+	}
+	t.Logf("analyze: totalFileBytes %d, wastedBytes %d (counted from scratch: %d, %d)",
+		rep.TotalFileBytes, rep.WastedBytes, total, layerBytes-total)
+}
+
+// regularBytes sums the sizes of the regular files of a tar stream.
+func regularBytes(t *testing.T, r io.Reader) int64 {
+	t.Helper()
+	tr := tar.NewReader(r)
+	var n int64
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return n
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			n += h.Size
+		}
+	}
 }
