@@ -169,7 +169,7 @@ func WriteText(w io.Writer, r *Report, color bool) error {
 		}
 	}
 
-	t.heading(fmt.Sprintf("Attack surface (%d findings)", len(r.Findings)))
+	t.heading(fmt.Sprintf("Attack surface (%s)", plural(len(r.Findings), "finding")))
 	if len(r.Findings) == 0 {
 		t.printf("  nothing found\n")
 	} else {
@@ -312,7 +312,7 @@ func WriteDiffText(w io.Writer, d *DiffReport, color bool) error {
 		for _, fc := range fcs {
 			total += size(fc)
 		}
-		t.heading(fmt.Sprintf("%s: %d paths, %s", title, len(fcs), signedSize(total)))
+		t.heading(fmt.Sprintf("%s: %s, %s", title, plural(len(fcs), "path"), signedSize(total)))
 		sorted := append([]FileChange{}, fcs...)
 		sortBySize(sorted, size)
 		var rows [][]cell
