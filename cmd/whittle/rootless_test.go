@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,15 +13,18 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
+	"github.com/whittle-build/whittle/internal/store"
 	"github.com/whittle-build/whittle/internal/testutil"
 )
 
 // TestRootless builds the core cases as the unprivileged user that .ci/run
 // makes (WHITTLE_TEST_USER, with /etc/subuid and /etc/subgid ranges): whittle
 // must enter a user namespace of its own, build with overlayfs inside it,
-// keep the owners of files in the layers, cache, and run the result.
+// keep the owners of files in the layers, cache, and run the result; then it
+// builds the examples' multi-stage Dockerfiles to the digests root gets.
 func TestRootless(t *testing.T) {
 	testutil.RequireRoot(t)
 	user := os.Getenv("WHITTLE_TEST_USER")
@@ -102,6 +106,81 @@ RUN id -u > uid && cat /srv/note.txt && echo RAN-THE-STEP
 	}
 	if n := strings.Count(out, "CACHED"); n != 5 || ran.MatchString(out) {
 		t.Errorf("rootless rebuild: %d steps CACHED, want 5 (and no RUN output):\n%s", n, out)
+	}
+
+	// The examples' multi-stage Dockerfiles (TestExamples in internal/build
+	// builds them as root), on the same bases written into the user's store:
+	// the image passes its self-test, and it is the image root builds, digest
+	// for digest (owners, modes and times all came out the same).
+	if testing.Short() {
+		return
+	}
+	exStore := filepath.Join(dir, "examples-store")
+	rootStore := filepath.Join(dir, "examples-root-store")
+	for _, st := range []string{exStore, rootStore} {
+		seedStore(t, st, map[string]v1.Image{
+			"golang:bookworm":                    testutil.DebianImage(t, "golang"),
+			"python:bookworm":                    testutil.DebianImage(t, "python"),
+			"gcr.io/distroless/static-debian12":  testutil.DebianImage(t, "static-extract"),
+			"gcr.io/distroless/python3-debian12": testutil.DebianImage(t, "python3-extract"),
+		})
+	}
+	if out, err := exec.Command("chown", "-R", user+":", exStore).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v\n%s", err, out)
+	}
+	for _, ex := range []struct{ name, selftest string }{{"python", "--selftest"}, {"go", "-selftest"}} {
+		ctx := filepath.Join(dir, "example-"+ex.name)
+		if out, err := exec.Command("cp", "-r", testutil.RepoPath(t, "examples", ex.name), ctx).CombinedOutput(); err != nil {
+			t.Fatalf("copying the example: %v\n%s", err, out)
+		}
+		os.Chmod(ctx, 0o755)
+		iid := filepath.Join(dir, ex.name+".iid")
+		rootIID := filepath.Join(dir, ex.name+".root.iid")
+		buildArgs := func(store, iidfile string) []string {
+			return []string{"--root", store, "build", "--progress", "plain", "-t", "example-" + ex.name, "--iidfile", iidfile, ctx}
+		}
+		cmd := exec.Command("runuser", append([]string{"-u", user, "--", bin}, buildArgs(exStore, iid)...)...)
+		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME=", "SOURCE_DATE_EPOCH=1700000000")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("rootless build of examples/%s: %v\n%s", ex.name, err, out)
+			continue
+		}
+		cmd = exec.Command(bin, buildArgs(rootStore, rootIID)...)
+		cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1700000000")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("root build of examples/%s: %v\n%s", ex.name, err, out)
+			continue
+		}
+		got, _ := os.ReadFile(iid)
+		want, _ := os.ReadFile(rootIID)
+		if len(got) == 0 || string(got) != string(want) {
+			t.Errorf("examples/%s: rootless image %s, root image %s: want the same digest", ex.name, got, want)
+		}
+		t.Logf("examples/%s: rootless and root build %s", ex.name, got)
+		cmd = exec.Command("runuser", "-u", user, "--", bin, "--root", exStore, "run", "example-"+ex.name, ex.selftest)
+		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME=")
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "selftest: ok") {
+			t.Errorf("whittle run example-%s %s as %s: %v\n%s", ex.name, ex.selftest, user, err, out)
+		}
+	}
+}
+
+// seedStore writes images into a new store under the given names.
+func seedStore(t *testing.T, root string, images map[string]v1.Image) {
+	t.Helper()
+	st, err := store.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for name, img := range images {
+		desc, err := st.WriteImage(context.Background(), img)
+		if err != nil {
+			t.Fatalf("writing %s: %v", name, err)
+		}
+		if err := st.Tag(name, desc); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
