@@ -70,10 +70,10 @@ func (s *Store) Cache(key v1.Hash) (*CacheRecord, error) {
 // what it knows about the directory with the given identity (a digest of its
 // absolute path). The caller writes it with WriteState.
 func (s *Store) ContextStatePath(id string) string {
-	return s.path("contexts", id+".json")
+	return s.path("contexts", id+".sums")
 }
 
 // WriteState atomically writes a file under the store's contexts/ directory.
 func (s *Store) WriteState(id string, data []byte) error {
-	return s.writeFileAtomic(filepath.Join("contexts", id+".json"), data)
+	return s.writeFileAtomic(filepath.Join("contexts", id+".sums"), data)
 }

@@ -12,7 +12,7 @@
 //	snapshots/sha256/<hex>/     a layer unpacked in overlayfs format, named by diffID;
 //	                            present means complete
 //	cache/sha256/<hex>.json     build cache records, named by step cache key
-//	contexts/<hex>.json         per build-context directory: file digests by stat
+//	contexts/<hex>.sums         per build-context directory: file digests by stat (one line per file)
 //	mounts/<hex>/               a RUN --mount=type=cache directory, hex the sha256 of
 //	                            its identity (see CacheMountDir); beside it its flock
 //	                            file <hex>.lock and private instances <hex>.<n>/
