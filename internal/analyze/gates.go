@@ -23,13 +23,13 @@ func (g GateFailure) Error() string { return g.Message }
 func (r *Report) Gates(opts Options) []GateFailure {
 	var out []GateFailure
 	if opts.MaxSize > 0 && r.Size > opts.MaxSize {
-		out = append(out, GateFailure{"max-size", fmt.Sprintf("image size %s exceeds --max-size %s", HumanSize(r.Size), HumanSize(opts.MaxSize))})
+		out = append(out, GateFailure{"max-size", fmt.Sprintf("image size %s exceeds --max-size %s", sizeAndBytes(r.Size), sizeAndBytes(opts.MaxSize))})
 	}
 	if opts.MaxCompressedSize > 0 && r.CompressedSize > opts.MaxCompressedSize {
-		out = append(out, GateFailure{"max-compressed-size", fmt.Sprintf("compressed size %s exceeds the limit %s", HumanSize(r.CompressedSize), HumanSize(opts.MaxCompressedSize))})
+		out = append(out, GateFailure{"max-compressed-size", fmt.Sprintf("compressed size %s exceeds --max-compressed-size %s", sizeAndBytes(r.CompressedSize), sizeAndBytes(opts.MaxCompressedSize))})
 	}
 	if opts.MaxWasted > 0 && r.WastedBytes > opts.MaxWasted {
-		out = append(out, GateFailure{"max-wasted", fmt.Sprintf("wasted bytes %s exceed --max-wasted %s", HumanSize(r.WastedBytes), HumanSize(opts.MaxWasted))})
+		out = append(out, GateFailure{"max-wasted", fmt.Sprintf("wasted bytes %s exceed --max-wasted %s", sizeAndBytes(r.WastedBytes), sizeAndBytes(opts.MaxWasted))})
 	}
 	if opts.MinEfficiency > 0 && r.Efficiency < opts.MinEfficiency {
 		out = append(out, GateFailure{"min-efficiency", fmt.Sprintf("efficiency %.1f%% is below the minimum %.1f%%", 100*r.Efficiency, 100*opts.MinEfficiency)})
@@ -51,4 +51,10 @@ func (r *Report) Gates(opts Options) []GateFailure {
 		out = append(out, GateFailure{"forbid:" + rule, fmt.Sprintf("forbidden rule %s: %d finding(s): %s", rule, len(paths), strings.Join(shown, ", "))})
 	}
 	return out
+}
+
+// sizeAndBytes formats n for a gate message: humanised in binary units and
+// exact, since a limit given as "100MB" (decimal) shows as "95.4 MiB".
+func sizeAndBytes(n int64) string {
+	return fmt.Sprintf("%s (%d bytes)", HumanSize(n), n)
 }

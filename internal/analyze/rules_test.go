@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -197,6 +198,12 @@ func TestGates(t *testing.T) {
 				got = append(got, g.Gate)
 				if !strings.Contains(g.Message, strings.TrimPrefix(g.Gate, "forbid:")) && !strings.HasPrefix(g.Gate, "m") {
 					t.Errorf("message %q does not name the rule", g.Message)
+				}
+				limit := map[string]int64{"max-size": tc.opts.MaxSize, "max-compressed-size": tc.opts.MaxCompressedSize, "max-wasted": tc.opts.MaxWasted}
+				if n, ok := limit[g.Gate]; ok {
+					if !strings.Contains(g.Message, "--"+g.Gate+" ") || !strings.Contains(g.Message, fmt.Sprintf("(%d bytes)", n)) {
+						t.Errorf("message %q does not give the flag and its limit in bytes", g.Message)
+					}
 				}
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
