@@ -36,6 +36,9 @@ type ApplyOptions struct {
 	// tar names, for callers that are not root. It also skips extended
 	// attributes the caller is not allowed to set (trusted.*, security.*).
 	NoChown bool
+
+	// sequential turns parallel file writers off (tests compare the two).
+	sequential bool
 }
 
 func (o ApplyOptions) opaqueXattr() string {
@@ -74,21 +77,29 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts ApplyOptions) (dig
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", 0, fmt.Errorf("applying layer to %s: %w", dir, err)
 	}
+	fresh := !opts.sequential && isEmptyDir(root)
 	dr := &digestReader{ctx: ctx, r: r, h: sha256.New()}
 	br := bufio.NewReaderSize(dr, 256<<10)
 	a := &applier{
-		ctx:        ctx,
-		root:       root,
-		opts:       opts,
-		opaque:     opts.opaqueXattr(),
-		written:    make(map[string]struct{}),
-		whitedOut:  make(map[string]struct{}),
-		opaqueDone: make(map[string]struct{}),
-		dirIndex:   make(map[string]int),
-		parents:    make(map[string]string),
-		buf:        make([]byte, 1<<20),
+		ctx:          ctx,
+		root:         root,
+		opts:         opts,
+		opaque:       opts.opaqueXattr(),
+		fresh:        fresh,
+		written:      make(map[string]struct{}),
+		implicit:     make(map[string]struct{}),
+		pendingPaths: make(map[string]struct{}),
+		whitedOut:    make(map[string]struct{}),
+		opaqueDone:   make(map[string]struct{}),
+		dirIndex:     make(map[string]int),
+		parents:      make(map[string]string),
+		buf:          make([]byte, 1<<20),
 	}
-	if err := a.run(br); err != nil {
+	err = a.run(br)
+	if cerr := a.closeWriters(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return "", 0, fmt.Errorf("applying layer to %s: %w", dir, err)
 	}
 	if _, err := io.CopyBuffer(io.Discard, br, a.buf); err != nil {
@@ -123,9 +134,19 @@ type applier struct {
 	opts   ApplyOptions
 	opaque string
 
+	// fresh is true when dir was empty when Apply began: regular files
+	// new to it may then be written by parallel writers (apply_parallel.go).
+	fresh bool
+	w     writers
+	// pendingPaths holds the files handed to writers since the last drain.
+	pendingPaths map[string]struct{}
+
 	// written holds the absolute paths this tar wrote: whiteouts and opaque
 	// markers leave them alone.
 	written map[string]struct{}
+	// implicit holds the directories made because entries needed them as
+	// parents.
+	implicit map[string]struct{}
 	// whitedOut holds, in Overlay mode, the paths this tar made whiteouts;
 	// a directory the tar then writes there must be opaque.
 	whitedOut map[string]struct{}
@@ -176,6 +197,9 @@ func (a *applier) run(br *bufio.Reader) error {
 			return fmt.Errorf("applying entry %q: %w", hdr.Name, err)
 		}
 	}
+	if err := a.drain(); err != nil {
+		return err
+	}
 	return a.finishDirs()
 }
 
@@ -195,9 +219,13 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 	switch kind {
 	case WhiteoutMeta:
 		return nil
-	case WhiteoutFile:
-		return a.whiteout(target)
-	case WhiteoutOpaque:
+	case WhiteoutFile, WhiteoutOpaque:
+		if err := a.drain(); err != nil {
+			return err
+		}
+		if kind == WhiteoutFile {
+			return a.whiteout(target)
+		}
 		return a.opaqueDir(target)
 	}
 	if rel == "" {
@@ -216,6 +244,13 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 		return err
 	}
 	abs := parent + "/" + base
+	if (hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeGNUSparse || hdr.Typeflag == tar.TypeCont) && a.dispatchable(abs, hdr) {
+		a.written[abs] = struct{}{}
+		return a.dispatch(abs, hdr, tr)
+	}
+	if err := a.drainFor(abs); err != nil {
+		return err
+	}
 
 	var linkTarget string
 	if hdr.Typeflag == tar.TypeLink {
@@ -287,6 +322,9 @@ func (a *applier) place(abs string, dir bool, mk func() error) (merged bool, err
 	if dir && fi.IsDir() {
 		return true, nil
 	}
+	if err := a.drain(); err != nil {
+		return false, err
+	}
 	if err := os.RemoveAll(abs); err != nil {
 		return false, err
 	}
@@ -342,6 +380,9 @@ func (a *applier) linkTarget(name string) (string, error) {
 		return "", fmt.Errorf("hard link target %q: %w", name, err)
 	}
 	target := parent + "/" + base
+	if err := a.drainFor(target); err != nil {
+		return "", err
+	}
 	fi, err := os.Lstat(target)
 	if err != nil {
 		return "", fmt.Errorf("hard link target %q: %w", name, err)

@@ -25,6 +25,10 @@ func (a *applier) parent(rel string, create bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// A pending file on the way resolves as missing until it is written.
+	if err := a.drainFor(p); err != nil {
+		return "", err
+	}
 	if create {
 		if err := a.mkdirAll(p); err != nil {
 			return "", err
@@ -70,6 +74,7 @@ func (a *applier) mkdir(abs string) error {
 	if err := os.Mkdir(abs, 0o755); err != nil {
 		return err
 	}
+	a.implicit[abs] = struct{}{}
 	return chmod(abs, 0o755)
 }
 

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -38,19 +39,25 @@ func fuzzSeeds(t testing.TB) [][]byte {
 		makeTar(t, symEntry("d", "../outside"), dirEntry("d/"), reg("d/f", "x"), reg("a/..", "root")),
 		makeTar(t, tarEntry{hdr: tar.Header{Typeflag: tar.TypeChar, Name: "null", Mode: 0o666, Devmajor: 1, Devminor: 3}},
 			tarEntry{hdr: tar.Header{Typeflag: tar.TypeFifo, Name: "fifo", Mode: 0o600}}, dirEntry("./")),
+		// Names a tar gives twice, and paths through files that parallel
+		// writers may not have written yet.
+		makeTar(t, reg("a", "1"), reg("a", "2"), reg("b", "3"), dirEntry("b/"), reg("b/c", "4")),
+		makeTar(t, reg("a", "1"), reg("a/b", "2"), reg("x/y/z", "3"), reg("x/y", "4")),
+		makeTar(t, reg("a", "1"), linkEntry("h", "a"), symEntry("a", "x"), reg("a", "5")),
+		makeTar(t, dirEntry("d/"), reg("d/f", "1"), reg("d", "2"), symEntry("l", "e"), reg("e", "3"), reg("l/b", "4")),
 	}
 }
 
 // TestFuzzCorpus writes the committed seed corpora with
 // -update-fuzz-corpus, and otherwise checks that they are there.
 func TestFuzzCorpus(t *testing.T) {
-	for _, target := range []string{"FuzzApply", "FuzzRoundTrip"} {
+	for _, target := range []string{"FuzzApply", "FuzzRoundTrip", "FuzzApplyParallel"} {
 		dir := filepath.Join("testdata", "fuzz", target)
 		for i, seed := range fuzzSeeds(t) {
 			sum := sha256.Sum256(seed)
 			name := filepath.Join(dir, fmt.Sprintf("seed-%02d-%s", i, hex.EncodeToString(sum[:4])))
 			var content string
-			if target == "FuzzApply" {
+			if target != "FuzzRoundTrip" {
 				content = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\nbool(%v)\n", seed, i%2 == 1)
 			} else {
 				content = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", seed)
@@ -153,4 +160,45 @@ func makeRemovable(dir string) {
 			makeRemovable(filepath.Join(dir, e.Name()))
 		}
 	}
+}
+
+// FuzzApplyParallel applies arbitrary bytes as a layer to an empty
+// directory (regular files written by parallel writers) and to another with
+// the writers off: both fail or both succeed, with the same tree.
+func FuzzApplyParallel(f *testing.F) {
+	for i, seed := range fuzzSeeds(f) {
+		f.Add(seed, i%2 == 1)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, overlay bool) {
+		a, b := t.TempDir(), t.TempDir()
+		t.Cleanup(func() { makeRemovable(a); makeRemovable(b) })
+		ctx := context.Background()
+		opts := ApplyOptions{NoChown: true, NoDevices: true, Overlay: overlay, OpaqueXattr: UserOverlayOpaqueXattr}
+		_, _, errParallel := Apply(ctx, a, bytes.NewReader(data), opts)
+		opts.sequential = true
+		_, _, errSequential := Apply(ctx, b, bytes.NewReader(data), opts)
+		if (errParallel == nil) != (errSequential == nil) {
+			t.Fatalf("parallel: %v; sequential: %v", errParallel, errSequential)
+		}
+		if errParallel != nil {
+			return
+		}
+		if got, want := listTree(t, a, UserOverlayOpaqueXattr), listTree(t, b, UserOverlayOpaqueXattr); !slices.Equal(got, want) {
+			t.Fatalf("parallel tree:\n%q\nsequential tree:\n%q", got, want)
+		}
+		if overlay {
+			return
+		}
+		var pa, sa bytes.Buffer
+		errA, errB := WriteDir(ctx, &pa, a, WriteOptions{}), WriteDir(ctx, &sa, b, WriteOptions{})
+		if errA != nil || errB != nil {
+			if errors.Is(errA, fs.ErrPermission) && errors.Is(errB, fs.ErrPermission) {
+				return
+			}
+			t.Fatalf("WriteDir: parallel %v, sequential %v", errA, errB)
+		}
+		if !bytes.Equal(pa.Bytes(), sa.Bytes()) {
+			t.Fatalf("the trees differ in metadata: %q vs %q", tarNames(t, pa.Bytes()), tarNames(t, sa.Bytes()))
+		}
+	})
 }
