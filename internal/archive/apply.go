@@ -194,6 +194,10 @@ func (a *applier) run(br *bufio.Reader) error {
 			return fmt.Errorf("reading tar: %w", err)
 		}
 		if err := a.entry(hdr, tr); err != nil {
+			var we *writerError
+			if errors.As(err, &we) {
+				return err // it names its own entry
+			}
 			return fmt.Errorf("applying entry %q: %w", hdr.Name, err)
 		}
 	}
@@ -244,7 +248,7 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 		return err
 	}
 	abs := parent + "/" + base
-	if (hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeGNUSparse || hdr.Typeflag == tar.TypeCont) && a.dispatchable(abs, hdr) {
+	if a.dispatchable(abs, hdr) {
 		a.written[abs] = struct{}{}
 		return a.dispatch(abs, hdr, tr)
 	}

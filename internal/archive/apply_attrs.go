@@ -6,6 +6,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 )
 
 // attrSetter sets the attributes of one file: by path, or through an open
@@ -45,12 +46,8 @@ func (a *applier) attrs(f attrSetter, hdr *tar.Header) error {
 // directory (rel is its relative path) it records them, with its mode, for
 // finishDirs.
 func (a *applier) times(abs, rel string, hdr *tar.Header) error {
-	atime := hdr.AccessTime
-	if atime.IsZero() {
-		atime = hdr.ModTime
-	}
 	if hdr.Typeflag == tar.TypeDir {
-		m := dirMeta{rel: rel, mode: uint32(hdr.Mode), atime: atime, mtime: hdr.ModTime}
+		m := dirMeta{rel: rel, mode: uint32(hdr.Mode), atime: accessTime(hdr), mtime: hdr.ModTime}
 		if i, ok := a.dirIndex[rel]; ok {
 			a.dirs[i] = m // a later entry for the same directory wins
 			return nil
@@ -59,7 +56,23 @@ func (a *applier) times(abs, rel string, hdr *tar.Header) error {
 		a.dirs = append(a.dirs, m)
 		return nil
 	}
-	return lutimes(abs, atime, hdr.ModTime)
+	return fileTimes(abs, hdr)
+}
+
+// fileTimes sets the access and modification times hdr names on abs, a
+// file that is not a directory. It touches no applier state: the parallel
+// writers call it too.
+func fileTimes(abs string, hdr *tar.Header) error {
+	return lutimes(abs, accessTime(hdr), hdr.ModTime)
+}
+
+// accessTime is hdr's access time, or its modification time when the tar
+// records none.
+func accessTime(hdr *tar.Header) time.Time {
+	if hdr.AccessTime.IsZero() {
+		return hdr.ModTime
+	}
+	return hdr.AccessTime
 }
 
 // xattrs sets the extended attributes of the entry hdr on f.

@@ -71,7 +71,8 @@ func (a *applier) dispatchable(abs string, hdr *tar.Header) bool {
 	}
 	_, seen := a.written[abs]
 	_, made := a.implicit[abs]
-	return !seen && !made
+	_, whiteout := a.whitedOut[abs]
+	return !seen && !made && !whiteout
 }
 
 // dispatch reads the file's content and hands it to a writer.
@@ -102,7 +103,7 @@ func (w *writers) start(a *applier) {
 			for j := range w.jobs {
 				if w.failed() == nil {
 					if err := a.writeFile(j); err != nil {
-						w.fail(fmt.Errorf("applying entry %q: %w", j.name, err))
+						w.fail(&writerError{name: j.name, err: err})
 					}
 				}
 				w.pending.Done()
@@ -128,11 +129,7 @@ func (a *applier) writeFile(j writeJob) error {
 	if err != nil {
 		return err
 	}
-	atime := j.hdr.AccessTime
-	if atime.IsZero() {
-		atime = j.hdr.ModTime
-	}
-	return lutimes(j.abs, atime, j.hdr.ModTime)
+	return fileTimes(j.abs, j.hdr)
 }
 
 func (w *writers) fail(err error) {
@@ -148,6 +145,16 @@ func (w *writers) failed() error {
 	defer w.mu.Unlock()
 	return w.err
 }
+
+// writerError is a writer's failure, named by its own entry: the reader
+// returns it from whichever later entry it surfaces at, unwrapped.
+type writerError struct {
+	name string
+	err  error
+}
+
+func (e *writerError) Error() string { return fmt.Sprintf("applying entry %q: %v", e.name, e.err) }
+func (e *writerError) Unwrap() error { return e.err }
 
 // drain waits until every dispatched file is written, and returns the
 // first writer error.
