@@ -55,9 +55,10 @@ func TestConcurrentBuilds(t *testing.T) {
 		)
 		// A prune started while they run waits for them, then keeps what
 		// their names need.
-		if _, ok := ps[0].event(time.Minute, started("RUN")); ok {
-			ps = append(ps, startWhittle(t, root, "prune"))
+		if _, ok := ps[0].event(time.Minute, started("RUN")); !ok {
+			t.Fatalf("the first build's RUN never started:\n%s", ps[0].output())
 		}
+		ps = append(ps, startWhittle(t, root, "prune"))
 		waitAll(t, ps)
 		for _, who := range []string{"a", "b"} {
 			if out := runWhittle(t, root, "run", "conc:"+who); out != who+"\n" {

@@ -46,12 +46,31 @@ func TestPush(t *testing.T) {
 		t.Errorf("pushed %s, the registry has %s", want, d)
 	}
 	// NAME as the destination, by its own name.
-	st, _ := store.Open(root)
-	desc, _ := st.Lookup("bb")
-	st.Tag(reg+"/self:2", desc)
+	st, err := store.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := st.Lookup("bb")
+	if err == nil {
+		err = st.Tag(reg+"/self:2", desc)
+	}
 	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := whittleCmd(t, "--root", root, "push", reg+"/self:2"); err != nil {
 		t.Fatal(err)
+	}
+	selfRef, err := name.ParseReference(reg + "/self:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := remote.Image(selfRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := self.Digest(); err != nil || d != want {
+		t.Errorf("pushed %s as NAME, the registry has %s (%v)", want, d, err)
 	}
 	if err := whittleCmd(t, "--root", root, "push", "missing"); err == nil {
 		t.Error("pushing a name the store lacks succeeded")

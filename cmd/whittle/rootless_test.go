@@ -3,7 +3,6 @@ package main
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,6 +34,9 @@ func TestRootless(t *testing.T) {
 		t.Skip("WHITTLE_TEST_USER (an unprivileged user with subordinate id ranges) is not set")
 	}
 	if _, err := exec.LookPath("runuser"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("runuser is missing: .ci/run needs util-linux's runuser for this test")
+		}
 		t.Skip("runuser is missing")
 	}
 	// The user must reach everything: not t.TempDir (mode 0700).
@@ -75,7 +77,7 @@ RUN id -u > uid && cat /srv/note.txt && echo RAN-THE-STEP
 		return string(out), err
 	}
 	info, err := whittle("info")
-	if err != nil || !strings.Contains(info, "mode:         rootless") {
+	if err != nil || !strings.Contains(info, "mode:         rootless") || !strings.Contains(info, "snapshotter:  overlayfs") {
 		t.Fatalf("whittle info as %s: %v\n%s", user, err, info)
 	}
 	t.Logf("whittle info as %s:\n%s", user, info)
@@ -204,26 +206,21 @@ func layoutFiles(t *testing.T, dir string) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	layers, _ := img.Layers()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
 	files := map[string]string{}
 	for _, l := range layers {
 		rc, err := l.Uncompressed()
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		testutil.EachTarEntry(t, rc, func(h *tar.Header, _ io.Reader) {
 			if h.Typeflag == tar.TypeReg {
 				files[strings.TrimPrefix(h.Name, "./")] = fmt.Sprintf("%d:%d", h.Uid, h.Gid)
 			}
-		}
+		})
 		rc.Close()
 	}
 	return files

@@ -15,8 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -262,30 +260,18 @@ func paths(t *testing.T, img v1.Image) map[string]bool {
 	t.Helper()
 	rc := mutate.Extract(img)
 	defer rc.Close()
-	tr := tar.NewReader(rc)
 	out := map[string]bool{}
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	testutil.EachTarEntry(t, rc, func(h *tar.Header, _ io.Reader) {
 		out["/"+strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")] = true
-	}
+	})
+	return out
 }
 
 // serve runs image with `whittle run` on a free loopback port and checks
 // that GET path answers want.
 func serve(t *testing.T, whittle, store, image, path, want string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := testutil.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, whittle, "--root", store, "run", "-e", "BIND=127.0.0.1", "-e", "PORT="+strconv.Itoa(port), image)
@@ -296,7 +282,7 @@ func serve(t *testing.T, whittle, store, image, path, want string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	body, err := get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path), 30*time.Second)
+	body, err := testutil.GetOK(fmt.Sprintf("http://127.0.0.1:%d%s", port, path), 30*time.Second)
 	cancel()
 	werr := cmd.Wait()
 	if err != nil {
@@ -312,28 +298,8 @@ func shell(t *testing.T, whittle, store, image string) {
 	t.Helper()
 	cmd := exec.Command(whittle, "--root", store, "run", "--entrypoint", "sh", image, "-c", "echo shell")
 	b, err := cmd.CombinedOutput()
-	if err == nil || strings.Contains(string(b), "shell\n") {
-		t.Errorf("%s ran a shell: %v\n%s", image, err, b)
-	}
-}
-
-// get GETs url until it answers 200 or d passes.
-func get(url string, d time.Duration) (string, error) {
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(d)
-	for {
-		resp, err := client.Get(url)
-		if err == nil {
-			b, rerr := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && rerr == nil {
-				return string(b), nil
-			}
-			err = fmt.Errorf("%s %q %v", resp.Status, b, rerr)
-		}
-		if time.Now().After(deadline) {
-			return "", err
-		}
-		time.Sleep(200 * time.Millisecond)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 127 || strings.Contains(string(b), "shell\n") {
+		t.Errorf("%s: running sh: %v, want exit status 127 (not found)\n%s", image, err, b)
 	}
 }

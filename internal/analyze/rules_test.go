@@ -200,6 +200,9 @@ func TestGates(t *testing.T) {
 					t.Errorf("message %q does not name the rule", g.Message)
 				}
 				limit := map[string]int64{"max-size": tc.opts.MaxSize, "max-compressed-size": tc.opts.MaxCompressedSize, "max-wasted": tc.opts.MaxWasted}
+				if g.Gate == "min-efficiency" && !strings.Contains(g.Message, fmt.Sprintf("minimum %.1f%%", 100*tc.opts.MinEfficiency)) {
+					t.Errorf("message %q does not give the minimum", g.Message)
+				}
 				if n, ok := limit[g.Gate]; ok {
 					if !strings.Contains(g.Message, "--"+g.Gate+" ") || !strings.Contains(g.Message, fmt.Sprintf("(%d bytes)", n)) {
 						t.Errorf("message %q does not give the flag and its limit in bytes", g.Message)

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -119,7 +117,7 @@ func TestExamples(t *testing.T) {
 				t.Errorf("self-test: %v\n%s", err, out)
 			}
 
-			port := freePort(t)
+			port := testutil.FreePort(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			var (
 				wg     sync.WaitGroup
@@ -131,7 +129,7 @@ func TestExamples(t *testing.T) {
 				defer wg.Done()
 				runOut, runErr = e.runImage(ctx, img, tc.serve(port))
 			}()
-			body, err := getRetry(fmt.Sprintf("http://127.0.0.1:%d/", port), 30*time.Second)
+			body, err := testutil.GetOK(fmt.Sprintf("http://127.0.0.1:%d/", port), 30*time.Second)
 			cancel()
 			wg.Wait()
 			if err != nil {
@@ -173,38 +171,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// getRetry GETs url until it answers 200 or d passes.
-func getRetry(url string, d time.Duration) (string, error) {
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(d)
-	for {
-		resp, err := client.Get(url)
-		if err == nil {
-			b, rerr := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && rerr == nil {
-				return string(b), nil
-			}
-			err = fmt.Errorf("%s %q %v", resp.Status, b, rerr)
-		}
-		if time.Now().After(deadline) {
-			return "", err
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // imageSize is the sum of img's compressed layer sizes, for logs.
@@ -258,18 +224,11 @@ func checkAnalyzeAccuracy(t *testing.T, img v1.Image) {
 // regularBytes sums the sizes of the regular files of a tar stream.
 func regularBytes(t *testing.T, r io.Reader) int64 {
 	t.Helper()
-	tr := tar.NewReader(r)
 	var n int64
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return n
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	testutil.EachTarEntry(t, r, func(h *tar.Header, _ io.Reader) {
 		if h.Typeflag == tar.TypeReg {
 			n += h.Size
 		}
-	}
+	})
+	return n
 }

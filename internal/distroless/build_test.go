@@ -17,6 +17,7 @@ import (
 	"github.com/whittle-build/whittle/internal/debian"
 	"github.com/whittle-build/whittle/internal/output"
 	"github.com/whittle-build/whittle/internal/store"
+	"github.com/whittle-build/whittle/internal/testutil"
 )
 
 // testPackages is a miniature Debian: what the static and base recipes
@@ -142,18 +143,13 @@ func filesystem(t testing.TB, img v1.Image) map[string]fsEntry {
 	rc := mutate.Extract(img)
 	defer rc.Close()
 	out := map[string]fsEntry{}
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
+	testutil.EachTarEntry(t, rc, func(h *tar.Header, content io.Reader) {
+		b, err := io.ReadAll(content)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("reading %s: %v", h.Name, err)
 		}
-		b, _ := io.ReadAll(tr)
 		out["/"+strings.Trim(strings.TrimPrefix(h.Name, "./"), "/")] = fsEntry{h, string(b)}
-	}
+	})
 	return out
 }
 
@@ -350,22 +346,23 @@ func TestBuildBaseMergedUsr(t *testing.T) {
 	}
 	// Every layer holds only relative names below the root, none of the
 	// merged directories.
-	layers, _ := img.Layers()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, l := range layers {
-		rc, _ := l.Uncompressed()
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if err != nil {
-				break
-			}
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.EachTarEntry(t, rc, func(h *tar.Header, _ io.Reader) {
 			if strings.HasPrefix(h.Name, "/") || strings.HasPrefix(h.Name, "./") || h.Uname != "" || h.Gname != "" {
 				t.Errorf("layer %d: entry %q (uname %q)", i, h.Name, h.Uname)
 			}
-			if top, rest, _ := strings.Cut(h.Name, "/"); (top == "bin" || top == "lib" || top == "lib64") && rest != "" {
+			if top, rest, _ := strings.Cut(h.Name, "/"); (top == "bin" || top == "sbin" || top == "lib" || top == "lib64") && rest != "" {
 				t.Errorf("layer %d: %s was not merged into /usr", i, h.Name)
 			}
-		}
+		})
 		rc.Close()
 	}
 }
