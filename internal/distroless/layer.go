@@ -9,9 +9,9 @@ import (
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/whittle-build/whittle/internal/archive"
+	"github.com/whittle-build/whittle/internal/export"
 	"github.com/whittle-build/whittle/internal/store"
 )
 
@@ -59,7 +59,7 @@ func storeLayer(ctx context.Context, st *store.Store, c archive.Compression, fas
 		return storedLayer{}, fmt.Errorf("writing layer: %w", err)
 	}
 	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
-	desc := v1.Descriptor{MediaType: layerMediaType(c), Size: n, Digest: digest}
+	desc := v1.Descriptor{MediaType: export.LayerMediaType(c), Size: n, Digest: digest}
 	if err := st.AddLayerBlob(diffID, desc); err != nil {
 		return storedLayer{}, err
 	}
@@ -76,17 +76,6 @@ func compress(w io.Writer, c archive.Compression) (io.WriteCloser, error) {
 		return gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	}
 	return archive.Compress(w, c)
-}
-
-// layerMediaType is the OCI media type of a layer compressed with c.
-func layerMediaType(c archive.Compression) types.MediaType {
-	switch c {
-	case archive.Zstd:
-		return types.OCILayerZStd
-	case archive.None:
-		return types.OCIUncompressedLayer
-	}
-	return types.OCILayer
 }
 
 // counter counts the bytes written through it.

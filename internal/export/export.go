@@ -97,8 +97,8 @@ func Image(ctx context.Context, st *store.Store, layers []Layer, cfg *v1.ConfigF
 	return v1.Descriptor{MediaType: types.OCIManifestSchema1, Size: int64(len(mb)), Digest: mh}, nil
 }
 
-// mediaType is the OCI layer media type for a compression.
-func mediaType(c archive.Compression) types.MediaType {
+// LayerMediaType is the OCI layer media type for a compression.
+func LayerMediaType(c archive.Compression) types.MediaType {
 	switch c {
 	case archive.Zstd:
 		return types.OCILayerZStd
@@ -136,7 +136,7 @@ func LayerBlob(ctx context.Context, st *store.Store, l Layer, o Options) (v1.Des
 		d.Annotations, d.URLs, d.Platform = nil, nil, nil
 		return d, nil
 	}
-	want := mediaType(o.Compression)
+	want := LayerMediaType(o.Compression)
 	if d, err := st.LayerBlob(l.DiffID, func(mt types.MediaType) bool { return ociMediaType(mt) == want }); err == nil {
 		d.MediaType = want
 		return d, nil
@@ -178,6 +178,42 @@ func LayerBlob(ctx context.Context, st *store.Store, l Layer, o Options) (v1.Des
 // compress streams src through the compressor into a new blob, checking
 // that the uncompressed stream has the expected diffID.
 func compress(st *store.Store, diffID v1.Hash, src func(io.Writer) error, c archive.Compression) (v1.Descriptor, error) {
+	got, desc, err := compressBlob(st, src, c)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("compressing layer %s: %w", diffID, err)
+	}
+	if got != diffID {
+		return v1.Descriptor{}, fmt.Errorf("compressing layer %s: its content now has digest %s: the snapshot changed since it was built; run whittle prune --cache", diffID, got)
+	}
+	return desc, nil
+}
+
+// CompressDir writes the layer in dir (overlay format) as a compressed blob
+// into st in one pass, hashing the uncompressed tar on the way, records the
+// blob for the layer, and returns the diffID and the blob's descriptor. The
+// solver uses it for layers it knows will be exported, so that they are
+// read once instead of twice.
+func CompressDir(ctx context.Context, st *store.Store, dir string, o Options) (v1.Hash, v1.Descriptor, error) {
+	if o.Compression == "" {
+		o.Compression = archive.Gzip
+	}
+	src := func(w io.Writer) error {
+		return archive.WriteDir(ctx, w, dir, archive.WriteOptions{Epoch: o.Epoch, OpaqueXattr: st.OpaqueXattr()})
+	}
+	diffID, desc, err := compressBlob(st, src, o.Compression)
+	if err != nil {
+		return v1.Hash{}, v1.Descriptor{}, fmt.Errorf("compressing layer: %w", err)
+	}
+	if err := st.AddLayerBlob(diffID, desc); err != nil {
+		return v1.Hash{}, v1.Descriptor{}, err
+	}
+	return diffID, desc, nil
+}
+
+// compressBlob streams src through the compressor into a new blob of st,
+// and returns the sha256 of what src wrote (the layer's diffID) and the
+// blob's descriptor.
+func compressBlob(st *store.Store, src func(io.Writer) error, c archive.Compression) (v1.Hash, v1.Descriptor, error) {
 	pr, pw := io.Pipe()
 	hasher := sha256.New()
 	go func() {
@@ -195,46 +231,8 @@ func compress(st *store.Store, diffID v1.Hash, src func(io.Writer) error, c arch
 	h, n, err := st.WriteBlob(pr, v1.Hash{})
 	pr.CloseWithError(err)
 	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("compressing layer %s: %w", diffID, err)
-	}
-	if got := "sha256:" + hex.EncodeToString(hasher.Sum(nil)); got != diffID.String() {
-		return v1.Descriptor{}, fmt.Errorf("compressing layer %s: its content now has digest %s: the snapshot changed since it was built; run whittle prune --cache", diffID, got)
-	}
-	return v1.Descriptor{MediaType: mediaType(c), Size: n, Digest: h}, nil
-}
-
-// CompressDir writes the layer in dir (overlay format) as a compressed blob
-// into st in one pass, hashing the uncompressed tar on the way, records the
-// blob for the layer, and returns the diffID and the blob's descriptor. The
-// solver uses it for layers it knows will be exported, so that they are
-// read once instead of twice.
-func CompressDir(ctx context.Context, st *store.Store, dir string, o Options) (v1.Hash, v1.Descriptor, error) {
-	if o.Compression == "" {
-		o.Compression = archive.Gzip
-	}
-	pr, pw := io.Pipe()
-	hasher := sha256.New()
-	go func() {
-		zw, err := archive.Compress(pw, o.Compression)
-		if err != nil {
-			pw.CloseWithError(err)
-			return
-		}
-		err = archive.WriteDir(ctx, io.MultiWriter(zw, hasher), dir, archive.WriteOptions{Epoch: o.Epoch, OpaqueXattr: st.OpaqueXattr()})
-		if cerr := zw.Close(); err == nil {
-			err = cerr
-		}
-		pw.CloseWithError(err)
-	}()
-	h, n, err := st.WriteBlob(pr, v1.Hash{})
-	pr.CloseWithError(err)
-	if err != nil {
-		return v1.Hash{}, v1.Descriptor{}, fmt.Errorf("compressing layer: %w", err)
-	}
-	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(hasher.Sum(nil))}
-	desc := v1.Descriptor{MediaType: mediaType(o.Compression), Size: n, Digest: h}
-	if err := st.AddLayerBlob(diffID, desc); err != nil {
 		return v1.Hash{}, v1.Descriptor{}, err
 	}
-	return diffID, desc, nil
+	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(hasher.Sum(nil))}
+	return diffID, v1.Descriptor{MediaType: LayerMediaType(c), Size: n, Digest: h}, nil
 }

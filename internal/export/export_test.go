@@ -100,8 +100,8 @@ func TestImage(t *testing.T) {
 			if m.Layers[0].Digest != baseDigest || m.Layers[0].MediaType != types.OCILayer {
 				t.Errorf("base layer not passed through as an OCI gzip layer: %+v", m.Layers[0])
 			}
-			if m.Layers[1].MediaType != mediaType(c) {
-				t.Errorf("built layer media type %s, want %s", m.Layers[1].MediaType, mediaType(c))
+			if m.Layers[1].MediaType != LayerMediaType(c) {
+				t.Errorf("built layer media type %s, want %s", m.Layers[1].MediaType, LayerMediaType(c))
 			}
 			if m.Annotations["a"] != "b" {
 				t.Errorf("annotations %v", m.Annotations)
