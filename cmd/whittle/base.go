@@ -79,7 +79,7 @@ CycloneDX 1.5) is attached to the image and written to --sbom DIR.`,
 				}
 			}
 			if f.quiet {
-				fmt.Println(res.Descriptor.Digest)
+				printDigest(os.Stdout, os.Stderr, o.Outputs, res.Descriptor.Digest)
 				return nil
 			}
 			fmt.Fprintf(os.Stderr, "%s %s: %d packages, %d layers, %s (%s compressed)\n",

@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -59,15 +61,7 @@ by -t) unless --output says otherwise.`,
 				return err
 			}
 			if f.quiet {
-				// An output on standard output keeps it to itself: the
-				// digest must not trail its archive.
-				w := os.Stdout
-				for _, spec := range o.Outputs {
-					if spec.Dest == "-" {
-						w = os.Stderr
-					}
-				}
-				fmt.Fprintln(w, res.Descriptor.Digest)
+				printDigest(os.Stdout, os.Stderr, o.Outputs, res.Descriptor.Digest)
 			}
 			return nil
 		},
@@ -214,4 +208,17 @@ func termWidth() int {
 		return 80
 	}
 	return w
+}
+
+// printDigest prints a --quiet command's image digest: on standard output,
+// unless an output writes its archive there (-o -), which the digest must
+// not trail; then on standard error.
+func printDigest(stdout, stderr io.Writer, outputs []output.Spec, digest v1.Hash) {
+	w := stdout
+	for _, spec := range outputs {
+		if spec.Dest == "-" {
+			w = stderr
+		}
+	}
+	fmt.Fprintln(w, digest)
 }
