@@ -164,26 +164,23 @@ func builtinRecipe(name string, s Suite) *Recipe {
 	return nil
 }
 
-// Flatten applies r's base (a built-in) to r and returns the result; r
-// without a base is returned as is (with its own checks).
+// Flatten applies r's base (a built-in, if any) to r and returns the
+// result, a new recipe (r is left as it was), checked as a whole: a user or
+// group of r may not take an id its base already gives another.
 func Flatten(r *Recipe, suite Suite) (*Recipe, error) {
-	out := r
+	base := &Recipe{}
 	if r.Base != "" {
-		base, err := Builtin(r.Base, suite)
+		b, err := Builtin(r.Base, suite)
 		if err != nil {
 			return nil, fmt.Errorf("recipe %s: base: %w", r.Name, err)
 		}
-		out = base.extend(r)
-	} else {
-		cp := *r
-		out = &cp
-		for i := range out.Files {
-			if out.Files[i].Source != "" && out.dir != "" && !strings.HasPrefix(out.Files[i].Source, "/") {
-				out.Files[i].Source = out.dir + "/" + out.Files[i].Source
-			}
-		}
+		base = b
 	}
+	out := base.extend(r)
 	out.Prune = without(out.Prune, out.Packages)
+	if err := out.validate(); err != nil {
+		return nil, fmt.Errorf("recipe %s on base %s: %w", r.Name, r.Base, err)
+	}
 	return out, nil
 }
 

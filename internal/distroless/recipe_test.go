@@ -223,6 +223,34 @@ user: "65532"
 	if _, err := Flatten(&Recipe{Name: "x", Base: "nope"}, s); err == nil {
 		t.Error("an unknown base was accepted")
 	}
+
+	// Without a base: relative sources are read next to the recipe, and
+	// the caller's recipe stays as parsed, however often it is flattened.
+	plain, err := ParseRecipe("p.yaml", []byte("packages: [base-files]\nfiles: [{path: /etc/y, source: y.txt}]\n"), "rel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		f, err := Flatten(plain, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Files[0].Source; got != filepath.Join("rel", "y.txt") {
+			t.Errorf("flattened source %q, want %q", got, filepath.Join("rel", "y.txt"))
+		}
+	}
+	if plain.Files[0].Source != "y.txt" {
+		t.Errorf("Flatten changed its argument: source %q", plain.Files[0].Source)
+	}
+
+	// A user that takes the base's nonroot uid under another name.
+	clash, err := ParseRecipe("c.yaml", []byte("base: static\nusers: [{name: app, uid: 65532, gid: 65532}]\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Flatten(clash, s); err == nil || !strings.Contains(err.Error(), "65532") {
+		t.Errorf("a user sharing the base's uid 65532: err = %v, want one naming the uid", err)
+	}
 }
 
 func TestLookupSuite(t *testing.T) {
