@@ -17,8 +17,6 @@ type alternative struct {
 	Link     string
 	Target   string
 	Priority int
-	// From names the file that declared it.
-	From string
 }
 
 // jinfo is a parsed .jinfo file: the list of alternatives an OpenJDK
@@ -92,7 +90,7 @@ func alternativesFrom(captured map[string][]byte, exists func(string) bool) ([]a
 			if !exists(strings.TrimPrefix(path.Clean(e[2]), "/")) {
 				continue
 			}
-			a := alternative{Name: e[1], Link: "/usr/bin/" + e[1], Target: path.Clean(e[2]), Priority: j.Priority, From: "/" + f}
+			a := alternative{Name: e[1], Link: "/usr/bin/" + e[1], Target: path.Clean(e[2]), Priority: j.Priority}
 			if cur, ok := best[a.Name]; ok && cur.Priority >= a.Priority {
 				continue
 			}

@@ -118,7 +118,6 @@ type debInfo struct {
 	pkg  *debian.Package
 	ctrl []byte
 	file string
-	lp   debian.LockedPackage
 	deps []string // names of set members it Depends or Pre-Depends on
 	pre  []string // names of set members it Pre-Depends on
 }
@@ -219,7 +218,7 @@ func readInfos(lock *debian.Lock, paths []string, arch string) (map[string]*debI
 		if err != nil {
 			return nil, err
 		}
-		infos[lp.Name] = &debInfo{pkg: d.Package, ctrl: d.Control, file: paths[i], lp: lp}
+		infos[lp.Name] = &debInfo{pkg: d.Package, ctrl: d.Control, file: paths[i]}
 		d.Close()
 		rels, err := debian.ParseRelations(d.Package.Provides, arch)
 		if err != nil {

@@ -50,7 +50,7 @@ type layerFacts struct {
 	Paths []pathFact `json:"paths"`
 	// Captured holds the contents of files the rules asked for.
 	Captured map[string][]byte `json:"captured,omitempty"`
-	// Moved lists paths that merging /usr moved (old → new), for errors.
+	// Moved counts the paths that merging /usr moved.
 	Moved int `json:"moved,omitempty"`
 }
 
