@@ -145,6 +145,32 @@ func (d *Dirs) ensure(dir string, init Init) error {
 	return nil
 }
 
+// Lock opens and takes the flock(2) lock of the cache mount directory dir
+// (the file dir+".lock" beside it; how: LOCK_SH or LOCK_EX), the lock that
+// builds using the mount hold. With wait it polls until it gets it or ctx
+// ends; without, it returns nil, nil when another process holds it. The
+// caller releases it by closing the file.
+func Lock(ctx context.Context, dir string, how int, wait bool) (*os.File, error) {
+	f, err := openLock(dir + ".lock")
+	if err != nil {
+		return nil, err
+	}
+	if wait {
+		err = lock(ctx, f, how)
+	} else {
+		var ok bool
+		if ok, err = tryLock(f, how); err == nil && !ok {
+			f.Close()
+			return nil, nil
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
 func openLock(name string) (*os.File, error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {

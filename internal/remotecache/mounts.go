@@ -12,13 +12,13 @@ import (
 	"path/filepath"
 	"sort"
 	"syscall"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sys/unix"
 
 	"github.com/whittle-build/whittle/internal/archive"
+	"github.com/whittle-build/whittle/internal/cachemount"
 	"github.com/whittle-build/whittle/internal/store"
 )
 
@@ -32,38 +32,15 @@ func mountsDir(st *store.Store) string {
 	return filepath.Dir(st.CacheMountDir(""))
 }
 
-// lockMount takes the lock of mount id (how: LOCK_SH or LOCK_EX); with
-// wait false it gives up at once when another holds it (nil, nil).
+// lockMount takes the lock of mount id (how: LOCK_SH or LOCK_EX), the
+// one builds using the mount hold; with wait false it gives up at once when
+// another holds it (nil, nil).
 func lockMount(ctx context.Context, st *store.Store, id string, how int, wait bool) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(mountsDir(st), id+".lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	f, err := cachemount.Lock(ctx, filepath.Join(mountsDir(st), id), how, wait)
 	if err != nil {
 		return nil, fmt.Errorf("locking cache mount %s: %w", id, err)
 	}
-	delay := 10 * time.Millisecond
-	for {
-		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
-		switch {
-		case err == nil:
-			return f, nil
-		case errors.Is(err, unix.EINTR):
-			continue
-		case !errors.Is(err, unix.EWOULDBLOCK):
-			f.Close()
-			return nil, fmt.Errorf("locking cache mount %s: %w", id, err)
-		case !wait:
-			f.Close()
-			return nil, nil
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(delay):
-		}
-		if delay < 200*time.Millisecond {
-			delay *= 2
-		}
-	}
+	return f, nil
 }
 
 // packedMount is a cache mount directory packed into a compressed tar in
