@@ -145,7 +145,7 @@ func LayerBlob(ctx context.Context, st *store.Store, l Layer, o Options) (v1.Des
 	if st.HasSnapshot(l.DiffID) {
 		dir := st.SnapshotPath(l.DiffID)
 		src = func(w io.Writer) error {
-			return archive.WriteDir(ctx, w, dir, archive.WriteOptions{Epoch: o.Epoch, OpaqueXattr: st.OpaqueXattr()})
+			return WriteSnapshot(ctx, w, st, dir, o.Epoch)
 		}
 	} else if other, lerr := st.LayerBlob(l.DiffID, nil); lerr == nil {
 		src = func(w io.Writer) error {
@@ -198,7 +198,7 @@ func CompressDir(ctx context.Context, st *store.Store, dir string, o Options) (v
 		o.Compression = archive.Gzip
 	}
 	src := func(w io.Writer) error {
-		return archive.WriteDir(ctx, w, dir, archive.WriteOptions{Epoch: o.Epoch, OpaqueXattr: st.OpaqueXattr()})
+		return WriteSnapshot(ctx, w, st, dir, o.Epoch)
 	}
 	diffID, desc, err := compressBlob(st, src, o.Compression)
 	if err != nil {
@@ -208,6 +208,13 @@ func CompressDir(ctx context.Context, st *store.Store, dir string, o Options) (v
 		return v1.Hash{}, v1.Descriptor{}, err
 	}
 	return diffID, desc, nil
+}
+
+// WriteSnapshot writes the layer in the snapshot directory dir of st as
+// the uncompressed tar whose sha256 is its diffID. Every path that hashes
+// or compresses a snapshot goes through it, so they agree byte for byte.
+func WriteSnapshot(ctx context.Context, w io.Writer, st *store.Store, dir string, epoch *time.Time) error {
+	return archive.WriteDir(ctx, w, dir, archive.WriteOptions{Epoch: epoch, OpaqueXattr: st.OpaqueXattr()})
 }
 
 // compressBlob streams src through the compressor into a new blob of st,

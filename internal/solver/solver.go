@@ -17,6 +17,7 @@ import (
 	"github.com/whittle-build/whittle/internal/buildcontext"
 	"github.com/whittle-build/whittle/internal/cachemount"
 	"github.com/whittle-build/whittle/internal/download"
+	"github.com/whittle-build/whittle/internal/export"
 	"github.com/whittle-build/whittle/internal/plan"
 	"github.com/whittle-build/whittle/internal/progress"
 	"github.com/whittle-build/whittle/internal/snapshot"
@@ -319,5 +320,5 @@ func (s *Solver) acquire(ctx context.Context) (func(), error) {
 
 // layerTar writes the layer in dir as a tar, with the solver's epoch.
 func (s *Solver) layerTar(ctx context.Context, w io.Writer, dir string) error {
-	return archive.WriteDir(ctx, w, dir, archive.WriteOptions{Epoch: s.o.Epoch, OpaqueXattr: s.o.Store.OpaqueXattr()})
+	return export.WriteSnapshot(ctx, w, s.o.Store, dir, s.o.Epoch)
 }
