@@ -39,14 +39,17 @@ func (d difference) format(peer string) string {
 // its reason, in testdata/compat/README.md.
 type tolerance struct {
 	peer, field, path string
-	reason            string
+	// peerValue, when set, is the only value of the peer's that is
+	// tolerated: the difference is then known exactly.
+	peerValue string
+	reason    string
 }
 
 func (tol tolerance) matches(peer string, d difference) bool {
 	if tol.peer != "" && tol.peer != peer {
 		return false
 	}
-	if tol.field != d.field {
+	if tol.field != d.field || tol.peerValue != "" && tol.peerValue != d.peer {
 		return false
 	}
 	return tol.path == "" || matchPath(tol.path, d.path)
