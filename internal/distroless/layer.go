@@ -3,8 +3,6 @@ package distroless
 import (
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 
@@ -28,38 +26,20 @@ type storedLayer struct {
 // fast compresses gzip with archive.Compress (parallel pgzip) instead of
 // the denser standard library (see compress).
 func storeLayer(ctx context.Context, st *store.Store, c archive.Compression, fast bool, write func(io.Writer) error) (storedLayer, error) {
-	pr, pw := io.Pipe()
-	h := sha256.New()
-	var size int64
-	go func() {
-		var cw io.WriteCloser
-		var err error
-		if fast {
-			cw, err = archive.Compress(pw, c)
-		} else {
-			cw, err = compress(pw, c)
+	var newWriter func(io.Writer) (io.WriteCloser, error)
+	if !fast {
+		newWriter = func(w io.Writer) (io.WriteCloser, error) { return compress(w, c) }
+	}
+	src := func(w io.Writer) error {
+		if err := write(w); err != nil {
+			return err
 		}
-		if err != nil {
-			pw.CloseWithError(err)
-			return
-		}
-		cnt := &counter{n: &size}
-		err = write(io.MultiWriter(h, cnt, cw))
-		if cerr := cw.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = ctx.Err()
-		}
-		pw.CloseWithError(err)
-	}()
-	digest, n, err := st.WriteBlob(pr, v1.Hash{})
-	pr.CloseWithError(err) // stop the writer if the store gave up
+		return ctx.Err()
+	}
+	diffID, desc, size, err := export.CompressToStore(st, src, c, newWriter)
 	if err != nil {
 		return storedLayer{}, fmt.Errorf("writing layer: %w", err)
 	}
-	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
-	desc := v1.Descriptor{MediaType: export.LayerMediaType(c), Size: n, Digest: digest}
 	if err := st.AddLayerBlob(diffID, desc); err != nil {
 		return storedLayer{}, err
 	}
@@ -77,9 +57,3 @@ func compress(w io.Writer, c archive.Compression) (io.WriteCloser, error) {
 	}
 	return archive.Compress(w, c)
 }
-
-// counter counts the bytes written through it.
-type counter struct{ n *int64 }
-
-// Write counts p.
-func (c *counter) Write(p []byte) (int, error) { *c.n += int64(len(p)); return len(p), nil }

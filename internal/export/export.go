@@ -217,29 +217,49 @@ func WriteSnapshot(ctx context.Context, w io.Writer, st *store.Store, dir string
 	return archive.WriteDir(ctx, w, dir, archive.WriteOptions{Epoch: epoch, OpaqueXattr: st.OpaqueXattr()})
 }
 
-// compressBlob streams src through the compressor into a new blob of st,
-// and returns the sha256 of what src wrote (the layer's diffID) and the
+// compressBlob streams src through archive.Compress into a new blob of
+// st, and returns the sha256 of what src wrote (the layer's diffID) and the
 // blob's descriptor.
 func compressBlob(st *store.Store, src func(io.Writer) error, c archive.Compression) (v1.Hash, v1.Descriptor, error) {
+	diffID, desc, _, err := CompressToStore(st, src, c, nil)
+	return diffID, desc, err
+}
+
+// CompressToStore streams the uncompressed layer tar that src writes
+// through a compressor for c into a new blob of st, in one pass, and
+// returns the tar's sha256 (the diffID), the blob's descriptor and the
+// tar's size. newWriter makes the compressor (nil: archive.Compress); a
+// caller with other needs (distroless's denser gzip) passes its own. The
+// caller records the blob for the layer (st.AddLayerBlob).
+func CompressToStore(st *store.Store, src func(io.Writer) error, c archive.Compression, newWriter func(io.Writer) (io.WriteCloser, error)) (v1.Hash, v1.Descriptor, int64, error) {
+	if newWriter == nil {
+		newWriter = func(w io.Writer) (io.WriteCloser, error) { return archive.Compress(w, c) }
+	}
 	pr, pw := io.Pipe()
 	hasher := sha256.New()
+	cw := &countWriter{}
 	go func() {
-		zw, err := archive.Compress(pw, c)
+		zw, err := newWriter(pw)
 		if err != nil {
 			pw.CloseWithError(err)
 			return
 		}
-		err = src(io.MultiWriter(zw, hasher))
+		err = src(io.MultiWriter(zw, hasher, cw))
 		if cerr := zw.Close(); err == nil {
 			err = cerr
 		}
 		pw.CloseWithError(err)
 	}()
 	h, n, err := st.WriteBlob(pr, v1.Hash{})
-	pr.CloseWithError(err)
+	pr.CloseWithError(err) // stop the writer if the store gave up
 	if err != nil {
-		return v1.Hash{}, v1.Descriptor{}, err
+		return v1.Hash{}, v1.Descriptor{}, 0, err
 	}
 	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(hasher.Sum(nil))}
-	return diffID, v1.Descriptor{MediaType: LayerMediaType(c), Size: n, Digest: h}, nil
+	return diffID, v1.Descriptor{MediaType: LayerMediaType(c), Size: n, Digest: h}, cw.n, nil
 }
+
+// countWriter counts the bytes written through it.
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
