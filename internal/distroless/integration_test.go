@@ -96,7 +96,7 @@ func (m *mirrorEnv) build(t *testing.T, r *Recipe, o Options) (*Result, v1.Image
 	if err != nil {
 		var ve *debian.VerifyError
 		if !errors.As(err, &ve) && strings.Contains(err.Error(), "dial tcp") {
-			t.Skipf("the mirror is unreachable: %v", err)
+			testutil.Unavailable(t, "the Debian mirror is unreachable: %v", err)
 		}
 		t.Fatal(err)
 	}
@@ -403,7 +403,7 @@ func TestIntegrationArm64(t *testing.T) {
 	}
 }
 
-// TestIntegrationTrixie builds static for trixie from the host's archive
+// TestIntegrationTrixie builds base for trixie from the host's archive
 // given as a mirror: /usr is merged.
 func TestIntegrationTrixie(t *testing.T) {
 	m := hostMirror(t)

@@ -51,7 +51,7 @@ func BusyboxImage(t testing.TB) v1.Image {
 	t.Helper()
 	bin, err := os.ReadFile(HostBusybox)
 	if err != nil {
-		unavailable(t, "reading %s (apt-get install busybox-static): %v", HostBusybox, err)
+		Unavailable(t, "reading %s (apt-get install busybox-static): %v", HostBusybox, err)
 	}
 	img, err := NewBusyboxImage(bin)
 	if err != nil {

@@ -51,7 +51,7 @@ func DebianRootfsTar(t testing.TB, variant string) string {
 	}
 	path := filepath.Join(TestCacheDir(), "debian-"+variant+".tar")
 	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
-		unavailable(t, "%s is not there: run `sudo .ci/fixtures %s` once (mmdebstrap, Debian mirror)", path, variant)
+		Unavailable(t, "%s is not there: run `sudo .ci/fixtures %s` once (mmdebstrap, Debian mirror)", path, variant)
 	}
 	return path
 }

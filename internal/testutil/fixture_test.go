@@ -33,7 +33,7 @@ func TestUnavailable(t *testing.T) {
 		t.Run("CI="+tt.ci, func(t *testing.T) {
 			t.Setenv("CI", tt.ci)
 			r := &recordTB{TB: t}
-			unavailable(r, "thing %d", 7)
+			Unavailable(r, "thing %d", 7)
 			if r.skipped != tt.skipped || r.failed != tt.failed {
 				t.Errorf("skipped=%v failed=%v, want %v %v", r.skipped, r.failed, tt.skipped, tt.failed)
 			}

@@ -55,7 +55,7 @@ func TestWriteOCILayout(t *testing.T) {
 	// A reader that is not go-containerregistry.
 	skopeo, err := exec.LookPath("skopeo")
 	if err != nil {
-		unavailable(t, "skopeo (apt-get install skopeo): %v", err)
+		Unavailable(t, "skopeo (apt-get install skopeo): %v", err)
 		return
 	}
 	out, err := exec.Command(skopeo, "inspect", "oci:"+dir+":busybox:latest").Output()

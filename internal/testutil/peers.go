@@ -21,7 +21,7 @@ func Tool(t testing.TB, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		unavailable(t, "%s is not installed (.ci/run installs it with apt-get): %v", name, err)
+		Unavailable(t, "%s is not installed (.ci/run installs it with apt-get): %v", name, err)
 	}
 	return path
 }
@@ -46,7 +46,7 @@ func Buildkit(t testing.TB) (buildctl, addr string) {
 		if os.Getenv("WHITTLE_CI_NO_BUILDKIT") != "" {
 			t.Skipf("BuildKit not started (WHITTLE_CI_NO_BUILDKIT is set)")
 		}
-		unavailable(t, "no BuildKit at %s with %s (bench/peers.sh build-buildkit, then start): %v %s", addr, buildctl, err, out)
+		Unavailable(t, "no BuildKit at %s with %s (bench/peers.sh build-buildkit, then start): %v %s", addr, buildctl, err, out)
 	}
 	return buildctl, addr
 }

@@ -42,7 +42,7 @@ func LocalRegistry(t testing.TB) string {
 	t.Helper()
 	addr := envOr("WHITTLE_TEST_REGISTRY", DefaultLocalRegistry)
 	if err := pingRegistry(addr); err != nil {
-		unavailable(t, "no registry at %s (.ci/run starts one; see bench/peers.sh): %v", addr, err)
+		Unavailable(t, "no registry at %s (.ci/run starts one; see bench/peers.sh): %v", addr, err)
 	}
 	return addr
 }
