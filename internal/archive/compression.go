@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/klauspost/pgzip"
 	"github.com/ulikunitz/xz"
 )
 
@@ -54,25 +52,16 @@ func ParseCompression(s string) (Compression, error) {
 // closes w.
 //
 // The output is deterministic: the same input gives the same bytes on any
-// machine. Gzip uses klauspost/pgzip at the default level with a fixed block
-// size and a header without name or modification time; zstd uses
-// klauspost/compress at the default level with fixed concurrency.
+// machine. Gzip is klauspost/pgzip's format at the default level with a
+// fixed block size and a header without name or modification time (see
+// gzipWriter); zstd uses klauspost/compress at the default level with fixed
+// concurrency.
 func Compress(w io.Writer, c Compression) (io.WriteCloser, error) {
 	switch c {
 	case None:
 		return nopWriteCloser{w}, nil
 	case Gzip:
-		z, err := pgzip.NewWriterLevel(w, pgzip.DefaultCompression)
-		if err != nil {
-			return nil, fmt.Errorf("creating gzip writer: %w", err)
-		}
-		// pgzip writes ModTime.Unix() unchecked: the zero time would become
-		// a meaningless number, so say "no time" explicitly.
-		z.ModTime = time.Unix(0, 0)
-		if err := z.SetConcurrency(gzipBlockSize, 4); err != nil {
-			return nil, fmt.Errorf("configuring gzip writer: %w", err)
-		}
-		return z, nil
+		return &gzipWriter{w: w}, nil
 	case Zstd:
 		z, err := zstd.NewWriter(w,
 			zstd.WithEncoderLevel(zstd.SpeedDefault),
