@@ -49,11 +49,9 @@ The exit status is the process's.`,
 			if err != nil {
 				return err
 			}
-			snap, err := snapshot.NewOverlay(dir)
-			if err != nil || snapshot.Supported(dir) != nil {
-				if snap, err = snapshot.NewCopy(dir); err != nil {
-					return err
-				}
+			snap, err := snapshot.New(dir, st.OverlayStamp())
+			if err != nil {
+				return err
 			}
 			o.Args = args[1:]
 			if cmd.Flags().Changed("entrypoint") {

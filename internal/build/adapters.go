@@ -74,14 +74,15 @@ func (s storeImages) Image(ctx context.Context, ref *plan.ImageRef) (v1.Image, e
 }
 
 // newSnapshotter picks overlayfs when the kernel supports it in the store's
-// filesystem, else the copying snapshotter.
+// filesystem, else the copying snapshotter (WHITTLE_SNAPSHOTTER=copy forces
+// copies).
 func newSnapshotter(st *store.Store) (snapshot.Snapshotter, error) {
 	dir, err := st.TempDir("snapshots-")
 	if err != nil {
 		return nil, err
 	}
-	if os.Getenv("WHITTLE_SNAPSHOTTER") != "copy" && snapshot.Supported(dir) == nil {
-		return snapshot.NewOverlay(dir)
+	if os.Getenv("WHITTLE_SNAPSHOTTER") == "copy" {
+		return snapshot.NewCopy(dir)
 	}
-	return snapshot.NewCopy(dir)
+	return snapshot.New(dir, st.OverlayStamp())
 }

@@ -327,7 +327,12 @@ func fsLog(fd int) string {
 		if err != nil || n <= 0 {
 			break
 		}
-		msgs = append(msgs, strings.TrimSpace(string(buf[:n])))
+		// Each message starts with its severity: "e ", "w " or "i ".
+		msg := string(buf[:n])
+		if len(msg) > 2 && msg[1] == ' ' && strings.ContainsRune("ewi", rune(msg[0])) {
+			msg = msg[2:]
+		}
+		msgs = append(msgs, strings.TrimSpace(msg))
 	}
 	return strings.Join(msgs, "; ")
 }

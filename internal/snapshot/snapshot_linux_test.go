@@ -1,6 +1,10 @@
 package snapshot
 
 import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/whittle-build/whittle/internal/testutil"
@@ -44,4 +48,33 @@ func TestCopy(t *testing.T) {
 		}
 		return sn
 	})
+}
+
+// TestMountErrorLog checks that a failed mount says what the kernel logged,
+// without the log's severity prefix: here, an upper directory on overlayfs.
+func TestMountErrorLog(t *testing.T) {
+	testutil.RequireRoot(t)
+	outer, err := NewOverlay(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mnt, err := outer.Prepare(context.Background(), nil)
+	if err != nil {
+		t.Skipf("overlay not supported here: %v", err)
+	}
+	defer mnt.Release()
+	dir := mnt.Root()
+	for _, d := range []string{"lower", "upper", "work", "merged"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = mountOverlay(overlayOptions{lowers: []string{dir + "/lower"}, upper: dir + "/upper", work: dir + "/work"}, dir+"/merged")
+	if err == nil {
+		unmount(dir + "/merged")
+		t.Skip("this kernel takes an upper directory on overlayfs")
+	}
+	if !strings.Contains(err.Error(), "(kernel: overlay: ") {
+		t.Errorf("error %q does not end with the kernel's log message", err)
+	}
 }

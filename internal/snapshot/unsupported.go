@@ -26,3 +26,6 @@ func NewCopy(string) (Snapshotter, error) {
 func Supported(string) error {
 	return fmt.Errorf("overlay snapshots on %s: %w", runtime.GOOS, errUnsupported)
 }
+
+// New reports that snapshots need Linux.
+func New(workDir, _ string) (Snapshotter, error) { return NewCopy(workDir) }

@@ -31,6 +31,10 @@ func (s *Store) HasSnapshot(diffID v1.Hash) bool {
 // namespace otherwise.
 func (s *Store) OpaqueXattr() string { return s.opaqueXattr }
 
+// OverlayStamp is the file where snapshot.New remembers that overlayfs
+// works for the store (see there).
+func (s *Store) OverlayStamp() string { return s.path("overlay-check") }
+
 // CommitSnapshot moves dir, a layer in overlayfs format prepared under the
 // store (see TempDir), into place as the snapshot of diffID. If the snapshot
 // exists already, dir is removed and the existing one kept.
