@@ -273,13 +273,15 @@ func (cp *copier) copyTree(src Source, rel, dst string) error {
 	descend := src.Exceptions || (cp.exclude != nil && cp.exclude.Exclusions())
 	type pendingDir struct{ p, sub string }
 	var pending []pendingDir
-	var files errgroup.Group
+	// A file that fails (a full disk, say) stops the walk: nothing more is
+	// queued, and its error is the one reported.
+	files, filesCtx := errgroup.WithContext(cp.ctx)
 	files.SetLimit(copyWorkers)
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if err := cp.ctx.Err(); err != nil {
+		if err := filesCtx.Err(); err != nil {
 			return err
 		}
 		sub, err := filepath.Rel(root, p)
@@ -328,7 +330,7 @@ func (cp *copier) copyTree(src Source, rel, dst string) error {
 		}
 		return cp.write(p, fi, target)
 	})
-	if werr := files.Wait(); err == nil {
+	if werr := files.Wait(); werr != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		err = werr
 	}
 	if err != nil {

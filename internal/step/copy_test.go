@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -372,5 +374,39 @@ func TestCopyExceptionsInsideExcludedDir(t *testing.T) {
 	}
 	if fi, err := os.Lstat(filepath.Join(rootfs, "ctx/docs/public")); err != nil || fi.Mode().Perm() != 0o750 {
 		t.Errorf("ctx/docs/public: %v %v, want the source's mode 0750", fi, err)
+	}
+}
+
+// TestCopyStopsOnFileError: when writing a file fails (here a full disk),
+// the copy stops queueing files and reports that failure, instead of trying
+// every other file of the tree first.
+func TestCopyStopsOnFileError(t *testing.T) {
+	testutil.RequireRoot(t)
+	src := t.TempDir()
+	const n = 2000
+	data := strings.Repeat("x", 8<<10)
+	for i := range n {
+		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("f%04d", i)), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rootfs := t.TempDir()
+	if err := syscall.Mount("tmpfs", rootfs, "tmpfs", 0, "size=64k"); err != nil {
+		t.Skipf("mounting a tmpfs: %v", err)
+	}
+	defer syscall.Unmount(rootfs, syscall.MNT_DETACH)
+
+	err := Copy(context.Background(), rootfs, &plan.Copy{Sources: []string{"."}, Dest: "/d/"}, Source{Root: src}, CopyOptions{Epoch: &mtime})
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Copy onto a full disk: %v; want ENOSPC", err)
+	}
+	// Every file tried is left behind, empty or cut short (the disk holds
+	// eight whole ones).
+	tried, err := os.ReadDir(filepath.Join(rootfs, "d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tried) > n/10 {
+		t.Errorf("%d of %d files were tried; want the copy stopped soon after the disk was full", len(tried), n)
 	}
 }
