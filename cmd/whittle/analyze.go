@@ -19,7 +19,7 @@ type analyzeFlags struct {
 	forbid                                         []string
 	top                                            int
 	minEfficiency                                  float64
-	insecure                                       []string
+	registry                                       registryFlags
 }
 
 func newAnalyze(g *globals) *cobra.Command {
@@ -51,7 +51,7 @@ Attack-surface rules (for --forbid):
 				return err
 			}
 			opts.ReadCompressed = !strings.HasPrefix(args[0], "docker-archive:")
-			img, closeStore, err := openImage(cmd, g, args[0], f.insecure)
+			img, closeStore, err := openImage(cmd, g, args[0], f.registry)
 			if err != nil {
 				return err
 			}
@@ -96,7 +96,7 @@ Attack-surface rules (for --forbid):
 	fl.StringVar(&f.maxWasted, "max-wasted", "", "fail when more bytes than this are wasted")
 	fl.Float64Var(&f.minEfficiency, "min-efficiency", 0, "fail when the efficiency (0..1) is lower")
 	fl.StringSliceVar(&f.forbid, "forbid", nil, "fail when findings of these rules exist (comma-separated, see above)")
-	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "a registry that may be reached over plain HTTP; repeatable")
+	f.registry.add(cmd)
 	return cmd
 }
 
@@ -128,7 +128,7 @@ func (f *analyzeFlags) options() (analyze.Options, error) {
 
 func newDiff(g *globals) *cobra.Command {
 	var format string
-	var insecure []string
+	var registry registryFlags
 	cmd := &cobra.Command{
 		Use:   "diff [flags] IMAGE_A IMAGE_B",
 		Short: "Compare two images: files, packages and attack surface",
@@ -137,12 +137,12 @@ func newDiff(g *globals) *cobra.Command {
 			if format != "text" && format != "json" {
 				return fmt.Errorf("--format=%s: want text or json", format)
 			}
-			a, closeA, err := openImage(cmd, g, args[0], insecure)
+			a, closeA, err := openImage(cmd, g, args[0], registry)
 			if err != nil {
 				return err
 			}
 			defer closeA()
-			b, closeB, err := openImage(cmd, g, args[1], insecure)
+			b, closeB, err := openImage(cmd, g, args[1], registry)
 			if err != nil {
 				return err
 			}
@@ -158,18 +158,18 @@ func newDiff(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "report format: text or json")
-	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "a registry that may be reached over plain HTTP; repeatable")
+	registry.add(cmd)
 	return cmd
 }
 
 // openImage opens ref from the store, a layout, an archive or a registry,
 // without writing it into the store.
-func openImage(cmd *cobra.Command, g *globals, ref string, insecure []string) (v1.Image, func(), error) {
+func openImage(cmd *cobra.Command, g *globals, ref string, reg registryFlags) (v1.Image, func(), error) {
 	st, err := g.open()
 	if err != nil {
 		return nil, nil, err
 	}
-	img, err := resolve.New(resolve.Options{Store: st, Insecure: insecure}).Open(cmd.Context(), ref)
+	img, err := resolve.New(resolve.Options{Store: st, Insecure: reg.insecure, CAFile: reg.caFile}).Open(cmd.Context(), ref)
 	if err != nil {
 		st.Close()
 		return nil, nil, err

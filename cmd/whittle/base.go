@@ -16,9 +16,10 @@ import (
 )
 
 type baseFlags struct {
-	file, suite, arch, lock, mirror, keyring, sbom, progress, compression, iidfile, registryCA string
-	include, tags, outputs, insecure                                                           []string
-	nonroot, debug, locked, explain, noCache, quiet                                            bool
+	file, suite, arch, lock, mirror, keyring, sbom, progress, compression, iidfile string
+	include, tags, outputs                                                         []string
+	nonroot, debug, locked, explain, noCache, quiet                                bool
+	registry                                                                       registryFlags
 }
 
 func newBase(g *globals) *cobra.Command {
@@ -108,8 +109,7 @@ CycloneDX 1.5) is attached to the image and written to --sbom DIR.`,
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, tty, json or quiet")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image digest")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image's digest to this file")
-	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "a registry that may be reached over plain HTTP; repeatable")
-	fl.StringVar(&f.registryCA, "registry-ca", "", "a PEM file of extra CA certificates for registries")
+	f.registry.add(cmd)
 	return cmd
 }
 
@@ -119,7 +119,15 @@ func (f *baseFlags) options(args []string) (*distroless.Recipe, distroless.Optio
 		Suite: f.suite, Arch: f.arch, Include: f.include, NonRoot: f.nonroot, Debug: f.debug,
 		Mirror: f.mirror, Keyring: f.keyring, LockFile: f.lock, Locked: f.locked,
 		SBOMDir: f.sbom, NoCache: f.noCache, Tags: f.tags,
-		OutputOptions: output.Options{Insecure: f.insecure, CAFile: f.registryCA},
+		OutputOptions: output.Options{Insecure: f.registry.insecure, CAFile: f.registry.caFile},
+	}
+	// Mistakes that 'whittle build' refuses up front fail before any
+	// package is downloaded too.
+	if err := checkProgress(f.progress); err != nil {
+		return nil, o, err
+	}
+	if err := checkTags(f.tags); err != nil {
+		return nil, o, err
 	}
 	var recipe *distroless.Recipe
 	switch {

@@ -18,16 +18,16 @@ import (
 	"github.com/whittle-build/whittle/internal/remotecache"
 	"github.com/whittle-build/whittle/internal/secrets"
 	"github.com/whittle-build/whittle/internal/sshforward"
-	"github.com/whittle-build/whittle/internal/store"
 )
 
 type buildFlags struct {
-	file, target, progress, iidfile, network, platform, compression, registryCA string
-	tags, buildArgs, outputs, insecure, contexts                                []string
-	cacheTo, cacheFrom                                                          []string
-	secrets, ssh                                                                []string
-	noCache, pull, quiet, push                                                  bool
-	jobs                                                                        int
+	file, target, progress, iidfile, network, platform, compression string
+	tags, buildArgs, outputs, contexts                              []string
+	cacheTo, cacheFrom                                              []string
+	secrets, ssh                                                    []string
+	noCache, pull, quiet, push                                      bool
+	jobs                                                            int
+	registry                                                        registryFlags
 }
 
 func newBuild(g *globals) *cobra.Command {
@@ -82,8 +82,7 @@ by -t) unless --output says otherwise.`,
 	fl.StringVar(&f.platform, "platform", "", "target platform (default the host's, e.g. linux/amd64)")
 	fl.IntVar(&f.jobs, "jobs", 0, "how many steps may run at once (default the number of CPUs)")
 	fl.StringVar(&f.compression, "compression", "gzip", "compression of new layers: gzip, zstd or none")
-	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "a registry that may be reached over plain HTTP; repeatable")
-	fl.StringVar(&f.registryCA, "registry-ca", "", "a PEM file of extra CA certificates for registries")
+	f.registry.add(cmd)
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export the build cache: type=registry,ref=REF or type=local,dest=DIR[,mode=min|max][,mounts=true]; repeatable")
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import a build cache: type=registry,ref=REF (or just REF) or type=local,src=DIR; repeatable")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret RUN --mount=type=secret may read: id=ID,src=FILE or id=ID,env=VAR (type=file|env); repeatable")
@@ -96,22 +95,17 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 	o := build.Options{
 		ContextDir: contextDir, Dockerfile: f.file, Tags: f.tags, Target: f.target,
 		NoCache: f.noCache, Pull: f.pull, Platform: f.platform, IIDFile: f.iidfile,
-		Network: f.network, Jobs: f.jobs, Insecure: f.insecure, RegistryCA: f.registryCA,
+		Network: f.network, Jobs: f.jobs, Insecure: f.registry.insecure, RegistryCA: f.registry.caFile,
 		BuildArgs: map[string]string{}, BuildContexts: map[string]string{},
 	}
 	if f.network != "host" && f.network != "none" {
 		return o, fmt.Errorf("--network=%s: want host or none", f.network)
 	}
-	switch f.progress {
-	case "auto", "plain", "tty", "json", "rawjson", "quiet":
-	default:
-		return o, fmt.Errorf("--progress=%s: want auto, plain, tty, json or quiet", f.progress)
+	if err := checkProgress(f.progress); err != nil {
+		return o, err
 	}
-	// A bad name fails now, not after the whole build.
-	for _, t := range f.tags {
-		if _, err := store.NormalizeName(t); err != nil {
-			return o, fmt.Errorf("-t %s: %w (a name is [registry/]repository[:tag], lower case)", t, err)
-		}
+	if err := checkTags(f.tags); err != nil {
+		return o, err
 	}
 	for _, a := range f.buildArgs {
 		k, v, ok := strings.Cut(a, "=")
@@ -181,7 +175,8 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 }
 
 // progressSink picks the renderer: a live view on a terminal, plain text
-// otherwise (and in CI), JSON lines or nothing on request.
+// otherwise (and in CI), JSON lines or nothing on request. The modes it
+// knows are the ones checkProgress lets through.
 func progressSink(mode string, quiet bool) progress.Sink {
 	if quiet {
 		mode = "quiet"

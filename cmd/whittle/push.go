@@ -16,8 +16,7 @@ import (
 
 func newPush(g *globals) *cobra.Command {
 	var (
-		insecure []string
-		caFile   string
+		regFlags registryFlags
 		jobs     int
 	)
 	cmd := &cobra.Command{
@@ -45,15 +44,14 @@ only what is missing when run again. Credentials come from
 			if len(args) == 2 {
 				dest = args[1]
 			}
-			if err := output.Push(cmd.Context(), st, desc, dest, output.Options{Insecure: insecure, CAFile: caFile, Jobs: jobs}); err != nil {
+			if err := output.Push(cmd.Context(), st, desc, dest, output.Options{Insecure: regFlags.insecure, CAFile: regFlags.caFile, Jobs: jobs}); err != nil {
 				return err
 			}
 			fmt.Printf("%s: pushed %s\n", dest, desc.Digest)
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "a registry that may be reached over plain HTTP; repeatable")
-	cmd.Flags().StringVar(&caFile, "registry-ca", "", "a PEM file of extra CA certificates for registries")
+	regFlags.add(cmd)
 	cmd.Flags().IntVar(&jobs, "jobs", 0, "how many blobs to upload at once (default 4)")
 	return cmd
 }
@@ -62,8 +60,7 @@ func newLogin(g *globals) *cobra.Command {
 	var (
 		user, password string
 		passwordStdin  bool
-		insecure       []string
-		caFile         string
+		regFlags       registryFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "login [flags] [REGISTRY]",
@@ -115,7 +112,7 @@ REGISTRY defaults to Docker Hub.`,
 			if password != "" && !passwordStdin && cmd.Flags().Changed("password") {
 				fmt.Fprintln(os.Stderr, "WARNING! Using --password on the command line is insecure. Use --password-stdin.")
 			}
-			if err := registry.Login(cmd.Context(), reg, user, password, registry.Options{Insecure: insecure, CAFile: caFile}); err != nil {
+			if err := registry.Login(cmd.Context(), reg, user, password, registry.Options{Insecure: regFlags.insecure, CAFile: regFlags.caFile}); err != nil {
 				return err
 			}
 			fmt.Println("Login Succeeded")
@@ -126,7 +123,6 @@ REGISTRY defaults to Docker Hub.`,
 	fl.StringVarP(&user, "username", "u", "", "user name")
 	fl.StringVarP(&password, "password", "p", "", "password (prefer --password-stdin)")
 	fl.BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
-	fl.StringArrayVar(&insecure, "insecure-registry", nil, "a registry that may be reached over plain HTTP; repeatable")
-	fl.StringVar(&caFile, "registry-ca", "", "a PEM file of extra CA certificates for registries")
+	regFlags.add(cmd)
 	return cmd
 }
