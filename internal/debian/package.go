@@ -119,11 +119,23 @@ func ParsePackages(name string, data []byte) ([]*Package, error) {
 // file or a dpkg status entry) into a Package. Download fields (Filename,
 // Size, SHA256) are optional here.
 func ParseControl(data []byte) (*Package, error) {
-	p, err := parseParagraph(data)
+	p, _, err := ParseControlFields(data)
+	return p, err
+}
+
+// ParseControlFields is ParseControl that also returns every field of the
+// stanza, so that a caller needing fields Package does not keep (an SBOM's
+// Maintainer, Homepage and Description) parses the stanza only once.
+func ParseControlFields(data []byte) (*Package, map[string]string, error) {
+	para, err := parseParagraph(data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return packageFromParagraph(p, data, false)
+	p, err := packageFromParagraph(para, data, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, para.Values, nil
 }
 
 // parsePackageStanza parses one stanza of a Packages index.

@@ -17,6 +17,9 @@ type caCert struct {
 	Name string
 	// PEM is the file's content.
 	PEM []byte
+	// Certs are PEM's certificates, parsed once: caBundle checks them, and
+	// the Java trust store holds them.
+	Certs []*x509.Certificate
 }
 
 // localCertDir is where update-ca-certificates finds local certificates.
@@ -29,9 +32,9 @@ const packageCertDir = "usr/share/ca-certificates"
 // configuration (every certificate of ca-certificates enabled): the
 // package's certificates in path order, then the local ones (*.crt below
 // /usr/local/share/ca-certificates) in path order, each ending in a newline,
-// concatenated. It returns the bundle and the certificates in bundle order.
-// Every certificate must be PEM; a local one that is not is an error naming
-// it.
+// concatenated. It returns the bundle and the certificates in bundle order,
+// parsed. Every certificate must be PEM; a local one that is not is an
+// error naming it.
 func caBundle(pkgCerts map[string][]byte, local map[string][]byte) ([]byte, []caCert, error) {
 	var certs []caCert
 	for _, src := range []struct {
@@ -47,10 +50,11 @@ func caBundle(pkgCerts map[string][]byte, local map[string][]byte) ([]byte, []ca
 		sort.Strings(names)
 		for _, p := range names {
 			data := src.files[p]
-			if _, err := parsePEMCerts(data); err != nil {
+			parsed, err := parsePEMCerts(data)
+			if err != nil {
 				return nil, nil, fmt.Errorf("CA certificate /%s: %w", p, err)
 			}
-			certs = append(certs, caCert{Name: strings.TrimPrefix(p, src.dir+"/"), PEM: data})
+			certs = append(certs, caCert{Name: strings.TrimPrefix(p, src.dir+"/"), PEM: data, Certs: parsed})
 		}
 	}
 	var b bytes.Buffer

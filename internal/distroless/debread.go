@@ -244,7 +244,7 @@ func readDeb(ctx context.Context, file, tmpDir string, rules shipRules) (_ *debL
 	for p, target := range rules.links {
 		out.tree.add(&node{name: p, typeflag: tar.TypeSymlink, mode: 0o777, linkname: target, mtime: mtime})
 	}
-	out.tree.addParents(mtime)
+	out.tree.addParents(mtime, nil)
 	for _, n := range out.tree.sorted() {
 		out.facts.Paths = append(out.facts.Paths, pathFact{Path: n.name, Type: factType(n.typeflag), Target: n.linkname})
 	}
@@ -255,7 +255,7 @@ func readDeb(ctx context.Context, file, tmpDir string, rules shipRules) (_ *debL
 	if rules.md5sums && len(d.MD5Sums) > 0 {
 		out.tree.add(&node{name: statusDir + name + ".md5sums", typeflag: tar.TypeReg, mode: 0o644, mtime: mtime, size: int64(len(d.MD5Sums)), data: d.MD5Sums})
 	}
-	out.tree.addParents(mtime)
+	out.tree.addParents(mtime, nil)
 	return out, nil
 }
 

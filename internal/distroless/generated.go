@@ -51,6 +51,16 @@ func generated(in genInput) (*tree, error) {
 		}
 	}
 	exists := func(p string) bool { _, ok := paths[p]; return ok }
+	// The recipe's files are read once: the CA bundle takes the local
+	// certificates among them, and all of them go into the layer.
+	contents := make([][]byte, len(r.Files))
+	for i, f := range r.Files {
+		data, err := fileData(f)
+		if err != nil {
+			return nil, err
+		}
+		contents[i] = data
+	}
 	file := func(p string, mode int64, uid, gid int, data []byte) {
 		p = strings.TrimPrefix(p, "/")
 		t.add(&node{name: p, typeflag: tar.TypeReg, mode: mode, uid: uid, gid: gid, mtime: mt, size: int64(len(data)), data: data})
@@ -93,14 +103,10 @@ func generated(in genInput) (*tree, error) {
 
 	if ca, ok := has[pkgCACerts]; ok {
 		local := map[string][]byte{}
-		for _, f := range r.Files {
+		for i, f := range r.Files {
 			p := strings.TrimPrefix(f.Path, "/")
 			if strings.HasPrefix(p, localCertDir+"/") && strings.HasSuffix(p, ".crt") {
-				data, err := fileData(f)
-				if err != nil {
-					return nil, err
-				}
-				local[p] = data
+				local[p] = contents[i]
 			}
 		}
 		bundle, certs, err := caBundle(ca.Facts.Captured, local)
@@ -142,16 +148,12 @@ func generated(in genInput) (*tree, error) {
 		}
 		dir(d.Path, mode, int(d.UID), int(d.GID))
 	}
-	for _, f := range r.Files {
-		data, err := fileData(f)
-		if err != nil {
-			return nil, err
-		}
+	for i, f := range r.Files {
 		mode := int64(f.Mode)
 		if mode == 0 {
 			mode = 0o644
 		}
-		file(f.Path, mode, int(f.UID), int(f.GID), data)
+		file(f.Path, mode, int(f.UID), int(f.GID), contents[i])
 	}
 	for _, l := range r.Links {
 		link(l.Path, l.Target)
@@ -161,24 +163,10 @@ func generated(in genInput) (*tree, error) {
 	}
 	// Parents that a package layer has keep its metadata (the layer needs
 	// no entry for them); the others are made here.
-	var missing []string
-	for name := range t.nodes {
-		for d := path.Dir(name); d != "." && d != "/"; d = path.Dir(d) {
-			if _, ok := t.nodes[d]; ok {
-				break
-			}
-			if f, ok := paths[d]; ok && f.Type == 'd' {
-				continue
-			}
-			missing = append(missing, d)
-		}
-	}
-	sort.Strings(missing)
-	for _, d := range missing {
-		if _, ok := t.nodes[d]; !ok {
-			dir(d, 0o755, 0, 0)
-		}
-	}
+	t.addParents(mt, func(d string) bool {
+		f, ok := paths[d]
+		return ok && f.Type == 'd'
+	})
 	return t, nil
 }
 

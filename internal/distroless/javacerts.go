@@ -23,7 +23,8 @@ const javaStorePassword = "changeit"
 // created, and sealed with the keyed SHA-1 digest JKS uses, under the
 // password "changeit". Every JRE reads JKS trust stores (since Java 9 the
 // default type, PKCS12, falls back to JKS). Entries are sorted by alias, so
-// the store is deterministic.
+// the store is deterministic. certs are caBundle's, so their certificates
+// are parsed already.
 func javaTrustStore(certs []caCert, created time.Time) ([]byte, error) {
 	type entry struct {
 		alias string
@@ -32,11 +33,7 @@ func javaTrustStore(certs []caCert, created time.Time) ([]byte, error) {
 	var entries []entry
 	seen := map[string]bool{}
 	for _, c := range certs {
-		parsed, err := parsePEMCerts(c.PEM)
-		if err != nil {
-			return nil, fmt.Errorf("CA certificate %s: %w", c.Name, err)
-		}
-		for i, x := range parsed {
+		for i, x := range c.Certs {
 			alias := javaAlias(c.Name)
 			if i > 0 {
 				alias = fmt.Sprintf("%s_%d", alias, i)

@@ -87,7 +87,14 @@ func readJKS(t testing.TB, data []byte) (map[string]*x509.Certificate, error) {
 
 func TestJavaTrustStore(t *testing.T) {
 	a, b := testCAPEM(t, "A root"), testCAPEM(t, "B root")
-	certs := []caCert{{Name: "mozilla/B_Root.crt", PEM: b}, {Name: "mozilla/A_Root.crt", PEM: a}, {Name: "Ünïcode Root.crt", PEM: a}}
+	cert := func(name string, data []byte) caCert {
+		parsed, err := parsePEMCerts(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return caCert{Name: name, PEM: data, Certs: parsed}
+	}
+	certs := []caCert{cert("mozilla/B_Root.crt", b), cert("mozilla/A_Root.crt", a), cert("Ünïcode Root.crt", a)}
 	created := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	ks, err := javaTrustStore(certs, created)
 	if err != nil {

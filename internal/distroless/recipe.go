@@ -302,7 +302,7 @@ func (base *Recipe) extend(r *Recipe) *Recipe {
 		Name:       r.Name,
 		Packages:   appendUnique(base.Packages, r.Packages),
 		Prune:      appendUnique(base.Prune, r.Prune),
-		Only:       mergeOnly(base.Only, r.Only),
+		Only:       mergeMaps(base.Only, r.Only),
 		MergedUsr:  base.MergedUsr,
 		Users:      mergeBy(base.Users, r.Users, func(u User) string { return u.Name }),
 		Groups:     mergeBy(base.Groups, r.Groups, func(g Group) string { return g.Name }),
@@ -378,25 +378,13 @@ func mergeBy[T any](a, b []T, key func(T) string) []T {
 	return out
 }
 
-func mergeOnly(a, b map[string][]string) map[string][]string {
+// mergeMaps returns a's entries with b's over them, nil when both are
+// empty so that a recipe extending one without the map leaves it unset.
+func mergeMaps[M ~map[K]V, K comparable, V any](a, b M) M {
 	if len(a) == 0 && len(b) == 0 {
 		return nil
 	}
-	out := make(map[string][]string, len(a)+len(b))
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
-}
-
-func mergeMaps(a, b map[string]string) map[string]string {
-	if len(a) == 0 && len(b) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(a)+len(b))
+	out := make(M, len(a)+len(b))
 	for k, v := range a {
 		out[k] = v
 	}

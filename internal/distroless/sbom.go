@@ -18,7 +18,6 @@ import (
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx"
 	"github.com/spdx/tools-golang/spdx/v2/common"
-	"pault.ag/go/debian/control"
 
 	"github.com/moby/sys/atomicwriter"
 	"github.com/whittle-build/whittle/internal/debian"
@@ -115,19 +114,14 @@ type describedPackage struct {
 func describe(p sbomPackage, info SBOMInfo) (describedPackage, error) {
 	d := describedPackage{sbomPackage: p}
 	if len(p.Control) > 0 {
-		pkg, err := debian.ParseControl(p.Control)
+		pkg, fields, err := debian.ParseControlFields(p.Control)
 		if err != nil {
 			return d, fmt.Errorf("SBOM: control file of %s: %w", p.Name, err)
 		}
 		d.Source, d.SourceVersion = pkg.SourceName(), pkg.SourceVersion()
-		pr, err := control.NewParagraphReader(bytes.NewReader(p.Control), nil)
-		if err == nil {
-			if para, err := pr.Next(); err == nil {
-				d.Maintainer = para.Values["Maintainer"]
-				d.Homepage = para.Values["Homepage"]
-				d.Summary, _, _ = strings.Cut(para.Values["Description"], "\n")
-			}
-		}
+		d.Maintainer = fields["Maintainer"]
+		d.Homepage = fields["Homepage"]
+		d.Summary, _, _ = strings.Cut(fields["Description"], "\n")
 	}
 	q := packageurl.Qualifiers{
 		{Key: "arch", Value: p.Arch},

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -22,6 +22,17 @@ import (
 // order.
 type tree struct {
 	nodes map[string]*node
+	// order is the nodes in tar order with their sort keys, from the first
+	// call of sorted on; add keeps it in order. A package's tree is listed
+	// for its facts and then grows by its status.d entries before it is
+	// written: it is sorted once for both.
+	order []keyedNode
+}
+
+// keyedNode is a node with its sort key, computed once.
+type keyedNode struct {
+	key  string
+	node *node
 }
 
 // node is one entry of a tree.
@@ -50,26 +61,41 @@ func newTree() *tree { return &tree{nodes: map[string]*node{}} }
 // takes n's metadata when n is a directory too; anything else is replaced.
 func (t *tree) add(n *node) {
 	t.nodes[n.name] = n
+	if t.order == nil {
+		return
+	}
+	k := sortKey(n.name)
+	i, found := slices.BinarySearchFunc(t.order, k, func(e keyedNode, k string) int { return strings.Compare(e.key, k) })
+	if found {
+		t.order[i].node = n
+		return
+	}
+	t.order = slices.Insert(t.order, i, keyedNode{key: k, node: n})
 }
 
 // get returns the node at name, or nil.
 func (t *tree) get(name string) *node { return t.nodes[name] }
 
 // addParents adds the missing parent directories of every node (mode 0755,
-// root, mtime epoch).
-func (t *tree) addParents(mtime time.Time) {
+// root, mtime), except those that lower, when not nil, reports: a lower
+// layer has them, so this one needs no entry (their own parents are still
+// added when missing).
+func (t *tree) addParents(mtime time.Time, lower func(dir string) bool) {
 	var missing []string
 	for name := range t.nodes {
 		for d := path.Dir(name); d != "." && d != "/"; d = path.Dir(d) {
 			if _, ok := t.nodes[d]; ok {
 				break
 			}
+			if lower != nil && lower(d) {
+				continue
+			}
 			missing = append(missing, d)
 			t.nodes[d] = nil // placeholder, filled below
 		}
 	}
 	for _, d := range missing {
-		t.nodes[d] = &node{name: d, typeflag: tar.TypeDir, mode: 0o755, mtime: mtime}
+		t.add(&node{name: d, typeflag: tar.TypeDir, mode: 0o755, mtime: mtime})
 	}
 }
 
@@ -77,13 +103,20 @@ func (t *tree) addParents(mtime time.Time) {
 // every byte a name may hold.
 func sortKey(p string) string { return strings.ReplaceAll(p, "/", "\x00") }
 
-// sorted returns the nodes in tar order.
+// sorted returns the nodes in tar order. The first call sorts them, each
+// key made once; later calls reuse the order that add keeps.
 func (t *tree) sorted() []*node {
-	out := make([]*node, 0, len(t.nodes))
-	for _, n := range t.nodes {
-		out = append(out, n)
+	if t.order == nil {
+		t.order = make([]keyedNode, 0, len(t.nodes))
+		for _, n := range t.nodes {
+			t.order = append(t.order, keyedNode{key: sortKey(n.name), node: n})
+		}
+		slices.SortFunc(t.order, func(a, b keyedNode) int { return strings.Compare(a.key, b.key) })
 	}
-	sort.Slice(out, func(i, j int) bool { return sortKey(out[i].name) < sortKey(out[j].name) })
+	out := make([]*node, len(t.order))
+	for i, e := range t.order {
+		out[i] = e.node
+	}
 	return out
 }
 
@@ -104,13 +137,19 @@ func (t *tree) write(w io.Writer, spool io.ReaderAt, epoch *time.Time) error {
 		if !ok || tn.typeflag != tar.TypeReg {
 			return fmt.Errorf("hard link %s: target %s is not a regular file of the layer", links[0].name, target)
 		}
-		first := target
-		for _, l := range links {
-			if sortKey(l.name) < sortKey(first) {
-				first = l.name
-			}
+	}
+	// nodes are in tar order, so the first of a group met is its holder.
+	for _, n := range nodes {
+		target := n.name
+		if n.typeflag == tar.TypeLink {
+			target = n.linkname
 		}
-		holder[target] = first
+		if _, ok := groups[target]; !ok {
+			continue
+		}
+		if _, ok := holder[target]; !ok {
+			holder[target] = n.name
+		}
 	}
 	bw := bufio.NewWriterSize(w, 256<<10)
 	tw := tar.NewWriter(bw)

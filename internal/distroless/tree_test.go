@@ -48,7 +48,7 @@ func TestTreeWrite(t *testing.T) {
 			n := *nodes[i]
 			tr.add(&n)
 		}
-		tr.addParents(early)
+		tr.addParents(early, nil)
 		var b bytes.Buffer
 		if err := tr.write(&b, bytes.NewReader(nil), &epoch); err != nil {
 			t.Fatal(err)
@@ -107,5 +107,74 @@ func TestTreeHardLinkToMissing(t *testing.T) {
 	tr.add(&node{name: "a", typeflag: tar.TypeLink, linkname: "gone"})
 	if err := tr.write(io.Discard, bytes.NewReader(nil), nil); err == nil {
 		t.Error("a hard link to nothing was written")
+	}
+}
+
+// TestTreeSortedThenGrown checks that a tree listed (so sorted) and then
+// grown, as readDeb grows a package's tree by its status.d entries, writes
+// the same tar as one given every node before it is sorted.
+func TestTreeSortedThenGrown(t *testing.T) {
+	mtime := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	first := []*node{
+		{name: "usr/bin/a", typeflag: tar.TypeReg, mode: 0o755, mtime: mtime, data: []byte("a"), size: 1},
+		{name: "usr/lib/b", typeflag: tar.TypeReg, mode: 0o644, mtime: mtime, data: []byte("b"), size: 1},
+		{name: "var", typeflag: tar.TypeDir, mode: 0o755, mtime: mtime},
+	}
+	later := []*node{
+		{name: "var/lib/dpkg/status.d/a", typeflag: tar.TypeReg, mode: 0o644, mtime: mtime, data: []byte("Package: a\n"), size: 11},
+		{name: "usr/bin/a", typeflag: tar.TypeReg, mode: 0o700, mtime: mtime, data: []byte("a2"), size: 2}, // replaces
+		{name: "usr/bin-x", typeflag: tar.TypeSymlink, mode: 0o777, mtime: mtime, linkname: "bin/a"},
+		{name: "0", typeflag: tar.TypeDir, mode: 0o755, mtime: mtime},
+	}
+	write := func(tr *tree) []byte {
+		var b bytes.Buffer
+		if err := tr.write(&b, bytes.NewReader(nil), nil); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	grown := newTree()
+	for _, n := range first {
+		grown.add(n)
+	}
+	grown.addParents(mtime, nil)
+	if got := len(grown.sorted()); got != 6 {
+		t.Fatalf("%d nodes before growing, want 6", got)
+	}
+	for _, n := range later {
+		grown.add(n)
+	}
+	grown.addParents(mtime, nil)
+	whole := newTree()
+	for _, n := range append(append([]*node(nil), first...), later...) {
+		whole.add(n)
+	}
+	whole.addParents(mtime, nil)
+	if a, b := write(grown), write(whole); !bytes.Equal(a, b) {
+		ha, _ := readTar(t, a)
+		hb, _ := readTar(t, b)
+		var na, nb []string
+		for _, h := range ha {
+			na = append(na, h.Name)
+		}
+		for _, h := range hb {
+			nb = append(nb, h.Name)
+		}
+		t.Errorf("grown after sorting:\n%s\nwant:\n%s", strings.Join(na, " "), strings.Join(nb, " "))
+	}
+}
+
+// TestTreeAddParentsLower checks that parents a lower layer has are left
+// out, and their missing parents added all the same.
+func TestTreeAddParentsLower(t *testing.T) {
+	tr := newTree()
+	tr.add(&node{name: "a/b/c/file", typeflag: tar.TypeReg, mode: 0o644})
+	tr.addParents(time.Unix(0, 0), func(d string) bool { return d == "a/b" })
+	var names []string
+	for _, n := range tr.sorted() {
+		names = append(names, n.name)
+	}
+	if got, want := strings.Join(names, " "), "a a/b/c a/b/c/file"; got != want {
+		t.Errorf("nodes %q, want %q", got, want)
 	}
 }
