@@ -88,7 +88,7 @@ func packMount(ctx context.Context, st *store.Store, id, scratch string) (packed
 	if err != nil {
 		return packedMount{}, err
 	}
-	p := packedMount{Mount: Mount{ID: id, Mode: modeBits(fi.Mode())}, file: filepath.Join(scratch, "mount-"+id)}
+	p := packedMount{Mount: Mount{ID: id, Mode: archive.ModeBits(fi.Mode())}, file: filepath.Join(scratch, "mount-"+id)}
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
 		p.UID, p.GID = int(sys.Uid), int(sys.Gid)
 	}
@@ -121,20 +121,6 @@ func packMount(ctx context.Context, st *store.Store, id, scratch string) (packed
 		Annotations: map[string]string{AnnotationMount: id},
 	}
 	return p, nil
-}
-
-func modeBits(m fs.FileMode) uint32 {
-	b := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		b |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		b |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		b |= 0o1000
-	}
-	return b
 }
 
 type countWriter struct {
@@ -201,7 +187,7 @@ func restoreMount(ctx context.Context, st *store.Store, m Mount, r io.Reader, de
 			return false, fmt.Errorf("cache mount %s: %w", m.ID, err)
 		}
 	}
-	if err := os.Chmod(tmp, fileMode(m.Mode)); err != nil {
+	if err := os.Chmod(tmp, archive.FileMode(m.Mode)); err != nil {
 		return false, fmt.Errorf("cache mount %s: %w", m.ID, err)
 	}
 	if err := os.Rename(tmp, dst); err != nil {
@@ -211,20 +197,6 @@ func restoreMount(ctx context.Context, st *store.Store, m Mount, r io.Reader, de
 		return false, fmt.Errorf("cache mount %s: %w", m.ID, err)
 	}
 	return true, nil
-}
-
-func fileMode(b uint32) fs.FileMode {
-	m := fs.FileMode(b & 0o777)
-	if b&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if b&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if b&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
 }
 
 type countReader struct {

@@ -11,6 +11,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 
+	"github.com/whittle-build/whittle/internal/archive"
 	"github.com/whittle-build/whittle/internal/cachemount"
 	"github.com/whittle-build/whittle/internal/plan"
 	"github.com/whittle-build/whittle/internal/secrets"
@@ -316,7 +317,7 @@ func (s *Solver) cacheMount(ctx context.Context, rm *runMounts, m plan.Mount, sr
 		}
 		// A new directory is 0755 (cachemount makes it so) unless mode= says.
 		if m.Mode != nil {
-			return os.Chmod(dir, fileMode(*m.Mode))
+			return os.Chmod(dir, archive.FileMode(*m.Mode))
 		}
 		return nil
 	}
@@ -400,23 +401,7 @@ func ids(m plan.Mount, mode os.FileMode) (int, int, os.FileMode) {
 		gid = *m.GID
 	}
 	if m.Mode != nil {
-		mode = fileMode(*m.Mode)
+		mode = archive.FileMode(*m.Mode)
 	}
 	return uid, gid, mode
-}
-
-// fileMode converts Unix permission bits (setuid, setgid and sticky
-// included) to an os.FileMode.
-func fileMode(m uint32) os.FileMode {
-	mode := os.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		mode |= os.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		mode |= os.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		mode |= os.ModeSticky
-	}
-	return mode
 }

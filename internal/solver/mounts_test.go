@@ -182,19 +182,6 @@ func TestCacheKey(t *testing.T) {
 	}
 }
 
-func TestFileMode(t *testing.T) {
-	for in, want := range map[uint32]os.FileMode{
-		0o755:  0o755,
-		0o4755: os.ModeSetuid | 0o755,
-		0o2750: os.ModeSetgid | 0o750,
-		0o1777: os.ModeSticky | 0o777,
-	} {
-		if got := fileMode(in); got != want {
-			t.Errorf("fileMode(%o) = %v, want %v", in, got, want)
-		}
-	}
-}
-
 func TestHostView(t *testing.T) {
 	testutil.RequireRoot(t)
 	dir := t.TempDir()

@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	mode "github.com/tonistiigi/dchapes-mode"
+
+	"github.com/whittle-build/whittle/internal/archive"
 )
 
 // chmodSpec is a parsed --chmod: octal ("755") or symbolic ("u+rwx,g=rx,o-w",
@@ -25,7 +27,7 @@ func parseChmod(s string) (*chmodSpec, error) {
 		if n > 0o7777 {
 			return nil, fmt.Errorf("--chmod=%s: mode out of range", s)
 		}
-		m := fromUnix(uint32(n))
+		m := archive.FileMode(uint32(n))
 		return &chmodSpec{octal: &m}, nil
 	}
 	set, err := mode.Parse(s)
@@ -45,18 +47,4 @@ func (c *chmodSpec) apply(m fs.FileMode, isDir bool) fs.FileMode {
 		in |= fs.ModeDir // for X
 	}
 	return c.set.Apply(in) & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
-}
-
-func fromUnix(b uint32) fs.FileMode {
-	m := fs.FileMode(b & 0o777)
-	if b&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if b&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if b&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
 }
