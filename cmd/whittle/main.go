@@ -9,18 +9,13 @@ import (
 	"os/signal"
 	"sync/atomic"
 	"syscall"
-
-	"github.com/whittle-build/whittle/internal/sandbox"
 )
 
 func main() { os.Exit(run()) }
 
-// run is the whole command; it returns the exit status. The sandbox's
-// re-executed child is dispatched first, before any flag is read.
+// run is the whole command; it returns the exit status. (A sandbox child
+// never gets here: package sandbox's init takes it over.)
 func run() int {
-	if sandbox.Init() {
-		return 0
-	}
 	// The first SIGINT or SIGTERM cancels the command, which unmounts and
 	// cleans up; later ones are ignored while that happens.
 	ctx, cancel := context.WithCancel(context.Background())

@@ -16,19 +16,16 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/whittle-build/whittle/internal/sandbox"
 	"github.com/whittle-build/whittle/internal/store"
 	"github.com/whittle-build/whittle/internal/testutil"
 )
 
 // TestMain makes the test binary double as the whittle command: testscript
 // copies it into a directory on PATH as "whittle", and runs main when it is
-// started under that name. The sandbox's re-executed child (started through
-// /proc/self/exe under its own name) is dispatched first.
+// started under that name. (The sandbox's re-executed child, started
+// through /proc/self/exe under its own name, never gets here: package
+// sandbox's init takes it over.)
 func TestMain(m *testing.M) {
-	if sandbox.Init() {
-		return
-	}
 	testscript.Main(m, map[string]func(){"whittle": main})
 }
 

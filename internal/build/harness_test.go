@@ -17,17 +17,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/whittle-build/whittle/internal/progress"
-	"github.com/whittle-build/whittle/internal/sandbox"
 	"github.com/whittle-build/whittle/internal/store"
 	"github.com/whittle-build/whittle/internal/testutil"
 )
-
-func TestMain(m *testing.M) {
-	if sandbox.Init() {
-		return
-	}
-	os.Exit(m.Run())
-}
 
 // env is a store with the busybox fixture tagged "busybox".
 type env struct {

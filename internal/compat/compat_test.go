@@ -16,17 +16,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/whittle-build/whittle/internal/sandbox"
 	"github.com/whittle-build/whittle/internal/store"
 	"github.com/whittle-build/whittle/internal/testutil"
 )
-
-func TestMain(m *testing.M) {
-	if sandbox.Init() {
-		return
-	}
-	os.Exit(m.Run())
-}
 
 // contextTime is the modification time every file and directory of a
 // case's build context gets before the builds (a checkout's times vary).

@@ -22,16 +22,12 @@ import (
 	"github.com/whittle-build/whittle/internal/analyze"
 	"github.com/whittle-build/whittle/internal/container"
 	"github.com/whittle-build/whittle/internal/debian"
-	"github.com/whittle-build/whittle/internal/sandbox"
 	"github.com/whittle-build/whittle/internal/snapshot"
 	"github.com/whittle-build/whittle/internal/store"
 	"github.com/whittle-build/whittle/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
-	if sandbox.Init() {
-		return
-	}
 	code := m.Run()
 	if mirror != nil {
 		mirror.st.Close()

@@ -25,7 +25,7 @@ type Bind struct {
 // SandboxRunner runs commands in whittle's sandbox (package sandbox): new
 // mount, PID, IPC, UTS and network namespaces, Docker's default
 // capabilities. The calling process must be root, in a private mount
-// namespace (mountns.Ensure), and must call sandbox.Init first thing.
+// namespace (mountns.Ensure).
 type SandboxRunner struct{}
 
 var _ Runner = SandboxRunner{}

