@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/patternmatcher"
@@ -23,7 +24,11 @@ import (
 type Context struct {
 	root   string
 	ignore *patternmatcher.PatternMatcher
-	sums   *sums
+	// ignoreMu serializes matches: a patternmatcher compiles each pattern
+	// the first time it is used, writing to it, and parallel stages ask
+	// one Context at once.
+	ignoreMu sync.Mutex
+	sums     *sums
 }
 
 // Options configure Open.
@@ -96,7 +101,9 @@ func (c *Context) Excluded(rel string) bool {
 	if c.ignore == nil || rel == "" || rel == "." {
 		return false
 	}
+	c.ignoreMu.Lock()
 	ok, err := c.ignore.MatchesOrParentMatches(rel)
+	c.ignoreMu.Unlock()
 	return err == nil && ok
 }
 

@@ -3,9 +3,11 @@ package buildcontext
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 )
@@ -188,5 +190,34 @@ func TestSumsEncoding(t *testing.T) {
 		if _, ok := decodeSums([]byte(bad)); ok {
 			t.Errorf("decodeSums(%q) accepted", bad)
 		}
+	}
+}
+
+// TestExcludedConcurrent asks one context from several goroutines at once,
+// as parallel stages do. The matcher compiles its patterns on first use, so
+// without the context's lock `go test -race` reports a data race here.
+func TestExcludedConcurrent(t *testing.T) {
+	c, err := Open(t.TempDir(), Options{Ignore: []string{"*.log", "build/**", "!build/keep", "docs/*.md"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"a.log": true, "build/x/y": true, "build/keep": false, "docs/r.md": true, "src/main.go": false}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8*len(want))
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p, w := range want {
+				if got := c.Excluded(p); got != w {
+					errs <- fmt.Sprintf("Excluded(%q) = %v, want %v", p, got, w)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
