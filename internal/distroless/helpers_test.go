@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,9 +174,10 @@ type testArchive struct {
 	suite   string
 	arch    string
 	srv     *httptest.Server
-	files   map[string][]byte
 	Keyring string
-	hits    map[string]int
+
+	mu    sync.Mutex // the server reads files while a test may publish again
+	files map[string][]byte
 }
 
 // newTestArchive publishes debs as suite (component main).
@@ -186,11 +188,12 @@ func newTestArchive(t testing.TB, suite, arch string, debs ...testDeb) *testArch
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &testArchive{t: t, key: key, suite: suite, arch: arch, files: map[string][]byte{}, hits: map[string]int{}}
+	a := &testArchive{t: t, key: key, suite: suite, arch: arch, files: map[string][]byte{}}
 	a.publish(debs...)
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.hits[r.URL.Path]++
+		a.mu.Lock()
 		b, ok := a.files[r.URL.Path]
+		a.mu.Unlock()
 		if !ok {
 			http.NotFound(w, r)
 			return
@@ -222,9 +225,7 @@ func (a *testArchive) URL() string { return a.srv.URL + "/debian" }
 // InRelease for debs.
 func (a *testArchive) publish(debs ...testDeb) {
 	t := a.t
-	for k := range a.files {
-		delete(a.files, k)
-	}
+	files := map[string][]byte{}
 	var stanzas []string
 	for _, d := range debs {
 		b := d.build(t)
@@ -233,7 +234,7 @@ func (a *testArchive) publish(debs ...testDeb) {
 			v = v[i+1:]
 		}
 		pool := fmt.Sprintf("pool/main/%c/%s/%s_%s_%s.deb", d.Name[0], d.Name, d.Name, v, d.Arch)
-		a.files["/debian/"+pool] = b
+		files["/debian/"+pool] = b
 		stanzas = append(stanzas, strings.TrimSuffix(d.control(), "\n")+fmt.Sprintf("\nFilename: %s\nSize: %d\nSHA256: %s\n", pool, len(b), sha256Hex(b)))
 	}
 	sort.Strings(stanzas)
@@ -241,7 +242,7 @@ func (a *testArchive) publish(debs ...testDeb) {
 	dir := "main/binary-" + a.arch + "/"
 	idx := map[string][]byte{dir + "Packages": pk, dir + "Packages.gz": gz(pk)}
 	base := "/debian/dists/" + a.suite + "/"
-	a.files[base+dir+"Packages.gz"] = idx[dir+"Packages.gz"]
+	files[base+dir+"Packages.gz"] = idx[dir+"Packages.gz"]
 
 	var rel strings.Builder
 	fmt.Fprintf(&rel, "Origin: Test\nLabel: Test\nSuite: %s\nCodename: %s\n", a.suite, a.suite)
@@ -260,7 +261,10 @@ func (a *testArchive) publish(debs ...testDeb) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	a.files[base+"InRelease"] = signed.Bytes()
+	files[base+"InRelease"] = signed.Bytes()
+	a.mu.Lock()
+	a.files = files
+	a.mu.Unlock()
 }
 
 // testCA makes a self-signed CA certificate in PEM, named cn.
