@@ -2,7 +2,6 @@ package testutil
 
 import (
 	"archive/tar"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -91,25 +90,17 @@ func tarEntries(t *testing.T, img v1.Image) (map[string]*tar.Header, map[string]
 	}
 	defer rc.Close()
 	hdrs, bodies := map[string]*tar.Header{}, map[string]string{}
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	EachTarEntry(t, rc, func(h *tar.Header, content io.Reader) {
 		name := strings.TrimPrefix(strings.TrimSuffix(h.Name, "/"), "./")
 		hdrs[name] = h
 		if h.Typeflag == tar.TypeReg && h.Size < 1<<20 {
-			b, err := io.ReadAll(tr)
+			b, err := io.ReadAll(content)
 			if err != nil {
 				t.Fatal(err)
 			}
 			bodies[name] = string(b)
 		}
-	}
+	})
 	return hdrs, bodies
 }
 
