@@ -5,9 +5,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 
+	"github.com/moby/sys/atomicwriter"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,7 +50,7 @@ func New(workDir, stamp string) (Snapshotter, error) {
 		return NewCopy(workDir)
 	}
 	if fp != nil {
-		writeStamp(stamp, fp) // best effort: without it, the next build checks again
+		atomicwriter.WriteFile(stamp, fp, 0o644) // best effort: without it, the next build checks again
 	}
 	return NewOverlay(workDir)
 }
@@ -69,25 +69,6 @@ func fingerprint(workDir string) []byte {
 	return fmt.Appendf(nil, "whittle overlay check %d\nkernel %s %s\nfilesystem %#x device %d\nuser namespace %v euid %d\n",
 		checkVersion, unix.ByteSliceToString(u.Release[:]), unix.ByteSliceToString(u.Version[:]),
 		fs.Type, st.Dev, inUserNamespace(), os.Geteuid())
-}
-
-// writeStamp writes stamp whole or not at all. It is not synced: a stamp
-// lost in a crash only means one more check.
-func writeStamp(stamp string, fp []byte) {
-	f, err := os.CreateTemp(filepath.Dir(stamp), ".overlay-check-*")
-	if err != nil {
-		return
-	}
-	_, err = f.Write(fp)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), stamp)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
 }
 
 // trusted is an overlay snapshotter chosen on a remembered verdict. The
@@ -119,7 +100,7 @@ func (t *trusted) Prepare(ctx context.Context, lowers []string) (Active, error) 
 		os.Remove(t.stamp)
 		if supported(t.workDir) == nil {
 			if fp := fingerprint(t.workDir); fp != nil {
-				writeStamp(t.stamp, fp)
+				atomicwriter.WriteFile(t.stamp, fp, 0o644)
 			}
 		} else if t.fallback, err = NewCopy(t.workDir); err != nil {
 			t.mu.Unlock()
