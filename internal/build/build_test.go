@@ -256,6 +256,40 @@ RUN cat /b > /b2
 	}
 }
 
+// TestCopyFromReadsContent: COPY --from is keyed by the files of the stage
+// it reads, not by how that stage was reached: after `--no-cache --target
+// base` made a new /stamp, a full build copies the new one; after a stage
+// ran again and made the same files, the COPY stays cached.
+func TestCopyFromReadsContent(t *testing.T) {
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{"Dockerfile": `FROM busybox AS base
+RUN cat /proc/sys/kernel/random/uuid > /stamp
+FROM busybox AS same
+RUN echo same > /same
+FROM busybox
+COPY --from=same /same /s
+COPY --from=base /stamp /c
+`})
+	epoch := time.Unix(1700000000, 0)
+	o := Options{Epoch: &epoch}
+	e.mustBuild(dir, o)
+	base, _ := e.mustBuild(dir, Options{Epoch: &epoch, NoCache: true, Target: "base"})
+	stamp := filesystem(t, base)["/stamp"].content
+	img, evs := e.mustBuild(dir, o)
+	if got := filesystem(t, img)["/c"].content; got != stamp {
+		t.Errorf("/c = %q, want the new stamp %q", got, stamp)
+	}
+	if ran := evs.executed("COPY --from=base"); len(ran) != 1 {
+		t.Errorf("COPY --from=base ran %d times, want once", len(ran))
+	}
+	// The same files again (SOURCE_DATE_EPOCH makes the layer the same).
+	e.mustBuild(dir, Options{Epoch: &epoch, NoCache: true, Target: "same"})
+	_, evs = e.mustBuild(dir, o)
+	if ran := append(evs.executed("RUN"), evs.executed("COPY")...); len(ran) != 0 {
+		t.Errorf("after the same stage made the same files, ran %q", ran)
+	}
+}
+
 func TestDockerignoreAndBuildArgs(t *testing.T) {
 	e := newEnv(t)
 	dir := contextDir(t, map[string]string{

@@ -164,7 +164,7 @@ func (s *Solver) sourceDigest(ctx context.Context, src plan.Source, sources, exc
 		if err != nil {
 			return "", err
 		}
-		return "stage:" + st.Key.String(), nil
+		return "stage:" + st.contentDigest(), nil
 	case plan.SourceImage:
 		return "image:" + src.Image.Digest.String(), nil
 	}

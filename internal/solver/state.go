@@ -1,6 +1,9 @@
 package solver
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -37,6 +40,20 @@ func (s *State) clone() *State {
 	c.Layers = append([]export.Layer(nil), s.Layers...)
 	c.Config.History = append([]v1.History(nil), s.Config.History...)
 	return &c
+}
+
+// contentDigest identifies the state's filesystem: a digest of its layers'
+// diffIDs. What reads another stage's files (COPY --from, RUN --mount
+// from=) is keyed by it, not by the stage's key, so that it runs again
+// when the stage ran again and made other files (--no-cache-filter, or
+// --no-cache with another --target), and stays cached when the stage made
+// the same files again.
+func (s *State) contentDigest() string {
+	h := sha256.New()
+	for _, l := range s.Layers {
+		fmt.Fprintln(h, l.DiffID)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // withConfig returns the state after a config-only operation: new config,
