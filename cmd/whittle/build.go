@@ -18,11 +18,14 @@ import (
 	"github.com/whittle-build/whittle/internal/remotecache"
 	"github.com/whittle-build/whittle/internal/secrets"
 	"github.com/whittle-build/whittle/internal/sshforward"
+	"github.com/whittle-build/whittle/internal/step"
 )
 
 type buildFlags struct {
 	file, target, progress, iidfile, network, platform, compression string
+	metadataFile                                                    string
 	tags, buildArgs, outputs, contexts                              []string
+	labels, hosts, noCacheFilter                                    []string
 	cacheTo, cacheFrom                                              []string
 	secrets, ssh                                                    []string
 	noCache, pull, quiet, push                                      bool
@@ -72,6 +75,10 @@ by -t) unless --output says otherwise.`,
 	fl.StringVar(&f.target, "target", "", "the stage to build (default the last)")
 	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "set a build argument (KEY=VALUE, or KEY to take it from the environment); repeatable")
 	fl.BoolVar(&f.noCache, "no-cache", false, "run every step, ignoring the build cache")
+	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "run the steps of this stage (AS name), and of the stages built on it, ignoring the build cache; repeatable")
+	fl.StringArrayVar(&f.labels, "label", nil, "set an image label (KEY=VALUE); repeatable")
+	fl.StringArrayVar(&f.hosts, "add-host", nil, "add a line to RUN's /etc/hosts (NAME:IP, or NAME:host-gateway for the host); repeatable")
+	fl.StringVar(&f.metadataFile, "metadata-file", "", "write the build result's metadata (image digest, config digest, names) to this JSON file")
 	fl.BoolVar(&f.pull, "pull", false, "ask registries for base images even when the store has them")
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, tty, json or quiet")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image digest")
@@ -95,7 +102,7 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 	o := build.Options{
 		ContextDir: contextDir, Dockerfile: f.file, Tags: f.tags, Target: f.target,
 		NoCache: f.noCache, Pull: f.pull, Platform: f.platform, IIDFile: f.iidfile,
-		Network: f.network, Jobs: f.jobs, Insecure: f.registry.insecure, RegistryCA: f.registry.caFile,
+		Network: f.network, Jobs: f.jobs, MetadataFile: f.metadataFile, Insecure: f.registry.insecure, RegistryCA: f.registry.caFile,
 		BuildArgs: map[string]string{}, BuildContexts: map[string]string{},
 	}
 	if f.network != "host" && f.network != "none" {
@@ -117,6 +124,30 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 			}
 		}
 		o.BuildArgs[k] = v
+	}
+	for _, l := range f.labels {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return o, fmt.Errorf("--label %q: want KEY=VALUE", l)
+		}
+		if o.Labels == nil {
+			o.Labels = map[string]string{}
+		}
+		o.Labels[k] = v
+	}
+	for _, h := range f.hosts {
+		host, err := step.ParseHost(h)
+		if err != nil {
+			return o, err
+		}
+		o.Hosts = append(o.Hosts, host)
+	}
+	for _, n := range f.noCacheFilter {
+		for name := range strings.SplitSeq(n, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				o.NoCacheFilter = append(o.NoCacheFilter, name)
+			}
+		}
 	}
 	for _, s := range f.secrets {
 		src, err := secrets.ParseSource(s)

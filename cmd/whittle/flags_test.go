@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sync/atomic"
 	"testing"
 )
@@ -82,5 +84,51 @@ func TestRegistryFlags(t *testing.T) {
 				t.Errorf("whittle %s --%s is %+v, want %+v", name, fname, got, w)
 			}
 		}
+	}
+}
+
+// TestBuildDockerFlags: --label, --add-host, --no-cache-filter and
+// --metadata-file reach the build's options as docker build reads them, and
+// bad values are refused before anything is opened.
+func TestBuildDockerFlags(t *testing.T) {
+	f := &buildFlags{
+		network: "host", progress: "auto", compression: "gzip", metadataFile: "md.json",
+		labels:        []string{"a=1", "b", "c=x=y"},
+		hosts:         []string{"db:10.0.0.7", "gw=host-gateway"},
+		noCacheFilter: []string{"deps, build", "test"},
+	}
+	o, err := f.options(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"a": "1", "b": "", "c": "x=y"}; !maps.Equal(o.Labels, want) {
+		t.Errorf("labels = %v, want %v", o.Labels, want)
+	}
+	var hosts []string
+	for _, h := range o.Hosts {
+		hosts = append(hosts, h.Line())
+	}
+	if want := []string{"10.0.0.7\tdb", "127.0.0.1\tgw"}; !slices.Equal(hosts, want) {
+		t.Errorf("hosts = %q, want %q", hosts, want)
+	}
+	if want := []string{"deps", "build", "test"}; !slices.Equal(o.NoCacheFilter, want) {
+		t.Errorf("no-cache-filter = %q, want %q", o.NoCacheFilter, want)
+	}
+	if o.MetadataFile != "md.json" {
+		t.Errorf("metadata file = %q", o.MetadataFile)
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	for _, tc := range []struct{ flag, value, want string }{
+		{"--add-host", "db", `--add-host "db": want NAME:IP (or NAME=IP)`},
+		{"--add-host", "db:nowhere", `--add-host "db:nowhere": "nowhere" is not an IP address`},
+		{"--label", "=v", `--label "=v": want KEY=VALUE`},
+	} {
+		err := whittleCmd(t, "--root", root, "build", tc.flag, tc.value, t.TempDir())
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("whittle build %s %s: %v, want %q", tc.flag, tc.value, err, tc.want)
+		}
+	}
+	if _, err := os.Stat(root); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the store at %s was opened (stat: %v)", root, err)
 	}
 }

@@ -9,9 +9,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,6 +33,7 @@ import (
 	"github.com/whittle-build/whittle/internal/secrets"
 	"github.com/whittle-build/whittle/internal/solver"
 	"github.com/whittle-build/whittle/internal/sshforward"
+	"github.com/whittle-build/whittle/internal/step"
 	"github.com/whittle-build/whittle/internal/store"
 )
 
@@ -50,6 +53,9 @@ type Options struct {
 	BuildContexts map[string]string
 	// NoCache runs every step.
 	NoCache bool
+	// NoCacheFilter runs every step of these stages (AS names), and of the
+	// stages built on them, without the cache (--no-cache-filter).
+	NoCacheFilter []string
 	// Pull asks registries for base images even when the store has them.
 	Pull bool
 	// Platform is the target platform; default the host's.
@@ -60,6 +66,13 @@ type Options struct {
 	IIDFile string
 	// Network is RUN's default network: "host" (default) or "none".
 	Network string
+	// Hosts are added to every RUN's /etc/hosts (--add-host).
+	Hosts []step.Host
+	// Labels are set in the image config, over the Dockerfile's (--label).
+	Labels map[string]string
+	// MetadataFile receives the build result's metadata as JSON, as
+	// `docker buildx build --metadata-file` writes it.
+	MetadataFile string
 	// Jobs bounds concurrent steps; default GOMAXPROCS.
 	Jobs int
 	// Compression of new layers; default gzip.
@@ -157,20 +170,22 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 		return nil, err
 	}
 	sv, err := solver.New(solver.Options{
-		Store:       st,
-		Snapshotter: snap,
-		Sandbox:     sandboxRunner{},
-		Images:      storeImages{st: st, r: resolver},
-		Contexts:    contexts,
-		Progress:    rec,
-		NoCache:     o.NoCache,
-		CacheFrom:   cacheFrom,
-		Jobs:        o.Jobs,
-		Epoch:       o.Epoch,
-		Network:     o.Network,
-		Compression: exportCompression(o),
-		Secrets:     secretStore,
-		SSH:         agents,
+		Store:         st,
+		Snapshotter:   snap,
+		Sandbox:       sandboxRunner{},
+		Images:        storeImages{st: st, r: resolver},
+		Contexts:      contexts,
+		Progress:      rec,
+		NoCache:       o.NoCache,
+		NoCacheStages: o.NoCacheFilter,
+		CacheFrom:     cacheFrom,
+		Jobs:          o.Jobs,
+		Epoch:         o.Epoch,
+		Network:       o.Network,
+		Hosts:         o.Hosts,
+		Compression:   exportCompression(o),
+		Secrets:       secretStore,
+		SSH:           agents,
 	})
 	if err != nil {
 		return nil, err
@@ -182,6 +197,16 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+
+	if len(o.Labels) > 0 {
+		// As BuildKit does: the target's config only, no history entry.
+		cfg := &res.Target.Config.Config
+		cfg.Labels = maps.Clone(cfg.Labels)
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		maps.Copy(cfg.Labels, o.Labels)
 	}
 
 	v = rec.Start("exporting to image")
@@ -206,6 +231,11 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	if o.IIDFile != "" {
 		if err := os.WriteFile(o.IIDFile, []byte(desc.Digest.String()), 0o644); err != nil {
 			return nil, fmt.Errorf("writing --iidfile: %w", err)
+		}
+	}
+	if o.MetadataFile != "" {
+		if err := writeMetadata(st, desc, o); err != nil {
+			return nil, err
 		}
 	}
 	return &Result{Descriptor: desc, Warnings: p.Warnings}, nil
@@ -332,4 +362,39 @@ func displayPath(p string) string {
 		}
 	}
 	return p
+}
+
+// writeMetadata writes the --metadata-file: the keys `docker buildx build`
+// writes for an image (BuildKit's exporter response), so that CI steps
+// that read the digest from it work unchanged.
+func writeMetadata(st *store.Store, desc v1.Descriptor, o Options) error {
+	b, err := metadata(st, desc, o.Tags)
+	if err == nil {
+		err = os.WriteFile(o.MetadataFile, b, 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("writing --metadata-file: %w", err)
+	}
+	return nil
+}
+
+func metadata(st *store.Store, desc v1.Descriptor, tags []string) ([]byte, error) {
+	img, err := st.Image(desc)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := img.ConfigName()
+	if err != nil {
+		return nil, err
+	}
+	md := map[string]any{
+		"containerimage.digest":        desc.Digest.String(),
+		"containerimage.config.digest": cfg.String(),
+		"containerimage.descriptor":    v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, Annotations: desc.Annotations},
+	}
+	if len(tags) > 0 {
+		md["image.name"] = strings.Join(tags, ",")
+	}
+	b, err := json.MarshalIndent(md, "", "  ")
+	return append(b, '\n'), err
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/whittle-build/whittle/internal/build"
 	"github.com/whittle-build/whittle/internal/output"
+	"github.com/whittle-build/whittle/internal/step"
 	"github.com/whittle-build/whittle/internal/store"
 )
 
@@ -32,6 +33,8 @@ type buildSpec struct {
 	dockerfile string
 	target     string
 	buildArgs  map[string]string
+	labels     map[string]string
+	hosts      []string
 	// layers asks buildah for a layer per instruction (--layers).
 	layers bool
 	// out is an empty directory the builder may write its output into.
@@ -57,11 +60,21 @@ func (w whittleBuilder) build(ctx context.Context, b buildSpec) (v1.Image, error
 	if err != nil {
 		return nil, err
 	}
+	var hosts []step.Host
+	for _, s := range b.hosts {
+		h, err := step.ParseHost(s)
+		if err != nil {
+			return nil, err
+		}
+		hosts = append(hosts, h)
+	}
 	if _, err := build.Build(ctx, w.st, build.Options{
 		ContextDir: b.contextDir,
 		Dockerfile: b.dockerfile,
 		Target:     b.target,
 		BuildArgs:  b.buildArgs,
+		Labels:     b.labels,
+		Hosts:      hosts,
 		Outputs:    []output.Spec{spec},
 	}); err != nil {
 		return nil, err
@@ -119,6 +132,12 @@ func (bb buildahBuilder) build(ctx context.Context, b buildSpec) (v1.Image, erro
 	for _, kv := range buildArgList(b.buildArgs) {
 		args = append(args, "--build-arg", kv)
 	}
+	for _, kv := range buildArgList(b.labels) {
+		args = append(args, "--label", kv)
+	}
+	for _, h := range b.hosts {
+		args = append(args, "--add-host", h)
+	}
 	args = append(args, b.contextDir)
 	if _, err := run(ctx, bb.env, bb.bin, args...); err != nil {
 		return nil, err
@@ -152,6 +171,18 @@ func (bk buildkitBuilder) build(ctx context.Context, b buildSpec) (v1.Image, err
 	}
 	for _, kv := range buildArgList(b.buildArgs) {
 		args = append(args, "--opt", "build-arg:"+kv)
+	}
+	for _, kv := range buildArgList(b.labels) {
+		args = append(args, "--opt", "label:"+kv)
+	}
+	if len(b.hosts) > 0 {
+		// The frontend's add-hosts: NAME=IP pairs, comma-separated.
+		var pairs []string
+		for _, h := range b.hosts {
+			name, ip, _ := strings.Cut(h, ":")
+			pairs = append(pairs, name+"="+ip)
+		}
+		args = append(args, "--opt", "add-hosts="+strings.Join(pairs, ","))
 	}
 	if _, err := run(ctx, nil, bk.buildctl, args...); err != nil {
 		return nil, err

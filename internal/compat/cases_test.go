@@ -19,6 +19,9 @@ type compatCase struct {
 	// buildArgs are --build-arg values; target is --target.
 	buildArgs map[string]string
 	target    string
+	// labels are --label values; hosts are --add-host NAME:IP values.
+	labels map[string]string
+	hosts  []string
 	// setup adds to the copied context what git cannot keep (archives,
 	// hard links, special modes); keepTimes are the context paths whose
 	// times setup chose (every other one gets contextTime).
@@ -103,6 +106,11 @@ func compatCases() []compatCase {
 			buildahUnsupported: "buildah 1.28 does not take a stage name from an ARG in FROM (it pulls an image of that name)"},
 		{name: "build-args", bases: bb,
 			buildArgs: map[string]string{"GREETING": "hello", "NAME": "world", "UNDECLARED": "nope"}},
+		{name: "build-flags", bases: bb,
+			labels: map[string]string{"org.opencontainers.image.title": "from-flag", "org.opencontainers.image.revision": "abc123"},
+			hosts:  []string{"db:10.0.0.7", "six:2001:db8::1"},
+			tolerate: tol("buildah", "content", "buildah's /etc/hosts also has the host's entries and the container's address",
+				"/hosts-builder", "/hosts-final")},
 		{name: "workdir", bases: bb, tolerate: tol("buildah", "presence",
 			"buildah creates a WORKDIR only when a later instruction needs it (BuildKit always)",
 			"/a", "/a/b", "/as-1234", "/home/app/work/deep/relative", "/home/app/work/deep/relative/dir")},

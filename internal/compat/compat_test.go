@@ -170,6 +170,8 @@ func runCase(t *testing.T, c compatCase, fx *fixtures, whittle builder, peers []
 				dockerfile: filepath.Join(ctxDir, c.dockerfileName()),
 				target:     c.target,
 				buildArgs:  args,
+				labels:     c.labels,
+				hosts:      c.hosts,
 				layers:     c.buildahLayers,
 				out:        out,
 			})

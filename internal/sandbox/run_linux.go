@@ -62,24 +62,12 @@ func run(ctx context.Context, spec *specs.Spec, stdio Stdio) (retErr error) {
 	s.Root = &specs.Root{Path: rootfs, Readonly: spec.Root.Readonly}
 	s.Mounts = slices.Clone(spec.Mounts)
 	if !slices.ContainsFunc(s.Mounts, func(m specs.Mount) bool { return filepath.Clean(m.Destination) == "/etc/hosts" }) {
-		dir, err := os.MkdirTemp("", "whittle-hosts-")
+		hosts, cleanup, err := WriteHostsFile(s.Hostname, nil)
 		if err != nil {
-			return fmt.Errorf("writing /etc/hosts: %w", err)
+			return err
 		}
-		defer os.RemoveAll(dir)
-		// The sandbox's root may be another uid (user namespace).
-		if err := os.Chmod(dir, 0o755); err != nil {
-			return fmt.Errorf("writing /etc/hosts: %w", err)
-		}
-		hostname := s.Hostname
-		if hostname == "" {
-			hostname = DefaultHostname
-		}
-		hosts := filepath.Join(dir, "hosts")
-		if err := os.WriteFile(hosts, hostsFile(hostname), 0o644); err != nil {
-			return fmt.Errorf("writing /etc/hosts: %w", err)
-		}
-		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/hosts", Type: "bind", Source: hosts, Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"}})
+		defer cleanup()
+		s.Mounts = append(s.Mounts, HostsMount(hosts))
 	}
 
 	var uidMaps, gidMaps []syscall.SysProcIDMap

@@ -280,11 +280,11 @@ func TestRunHostnameAndHosts(t *testing.T) {
 	testutil.RequireRoot(t)
 	root := newRootfs(t)
 	got := sh(t, root, Options{}, "hostname; cat /etc/hosts")
-	if want := DefaultHostname + "\n" + string(hostsFile(DefaultHostname)); got != want {
+	if want := DefaultHostname + "\n" + string(hostsFile(DefaultHostname, nil)); got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	got = sh(t, root, Options{Hostname: "builder", Network: NetworkNone}, "hostname; cat /etc/hosts; test -e /etc/resolv.conf || echo no-resolv")
-	if want := "builder\n" + string(hostsFile("builder")) + "no-resolv\n"; got != want {
+	if want := "builder\n" + string(hostsFile("builder", nil)) + "no-resolv\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	host, _ := os.Hostname()

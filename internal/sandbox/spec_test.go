@@ -259,9 +259,13 @@ func TestDedupMounts(t *testing.T) {
 }
 
 func TestHostsFile(t *testing.T) {
-	got := string(hostsFile("builder"))
+	got := string(hostsFile("builder", nil))
 	want := "127.0.0.1\tlocalhost builder\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 	if got != want {
 		t.Errorf("hostsFile = %q, want %q", got, want)
+	}
+	got = string(hostsFile("builder", []string{"10.0.0.7\tdb", "::1\tsix\n"}))
+	if want += "10.0.0.7\tdb\n::1\tsix\n"; got != want {
+		t.Errorf("hostsFile with extra lines = %q, want %q", got, want)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -33,7 +34,8 @@ func (s *Solver) layerOp(ctx context.Context, st *plan.Stage, op *plan.Op, state
 		return nil, err
 	}
 	key := opKey(state.Key, op, inputs)
-	if !s.o.NoCache {
+	rerun := state.rerun || s.noCacheStage(st)
+	if !s.o.NoCache && !rerun {
 		if cached, ok := s.cached(ctx, key); ok {
 			s.o.Progress.Cached(name)
 			return cached, nil
@@ -68,7 +70,16 @@ func (s *Solver) layerOp(ctx context.Context, st *plan.Stage, op *plan.Op, state
 	if err := s.o.Store.PutCache(key, rec); err != nil {
 		return nil, err
 	}
+	next.rerun = rerun
 	return next, nil
+}
+
+// noCacheStage says whether --no-cache-filter names st.
+func (s *Solver) noCacheStage(st *plan.Stage) bool {
+	if st == nil || st.Name == "" {
+		return false
+	}
+	return slices.ContainsFunc(s.o.NoCacheStages, func(n string) bool { return strings.EqualFold(n, st.Name) })
 }
 
 func (s *Solver) cached(ctx context.Context, key v1.Hash) (*State, bool) {
@@ -117,6 +128,9 @@ func (s *Solver) inputs(ctx context.Context, op *plan.Op, runs map[*plan.Stage]*
 		// The network a RUN gets is the build's default unless the
 		// instruction says: a step run offline is not one run online.
 		out = append(out, "network "+s.network(r))
+		if len(s.o.Hosts) > 0 {
+			out = append(out, "hosts "+strings.Join(step.HostLines(s.o.Hosts), "\n"))
+		}
 		for _, m := range r.Mounts {
 			if (m.Type != plan.MountBind && m.Type != plan.MountCache) || m.From.Kind == plan.SourceNone {
 				continue
@@ -203,7 +217,7 @@ func (s *Solver) execute(ctx context.Context, op *plan.Op, state *State, key v1.
 		if rm, err = s.prepareMounts(ctx, op.Run, srcs, scratch); err != nil {
 			return nil, err
 		}
-		err = step.Run(ctx, active.Root(), op.Run, s.o.Sandbox, step.RunOptions{Network: s.o.Network, Output: tail, Scratch: scratch, Mounts: rm.mounts, Env: rm.env})
+		err = step.Run(ctx, active.Root(), op.Run, s.o.Sandbox, step.RunOptions{Network: s.o.Network, Hosts: s.o.Hosts, Output: tail, Scratch: scratch, Mounts: rm.mounts, Env: rm.env})
 		if rerr := rm.release(); rerr != nil && err == nil {
 			err = fmt.Errorf("releasing mounts: %w", rerr)
 		}

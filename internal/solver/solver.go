@@ -52,6 +52,10 @@ type Options struct {
 	// NoCache runs every operation, without looking up the cache (results
 	// are still recorded). Default false.
 	NoCache bool
+	// NoCacheStages run the operations of these stages (AS names, matched
+	// without regard to case) and of everything built on them, without
+	// looking up the cache (--no-cache-filter).
+	NoCacheStages []string
 	// CacheFrom is asked for records the store lacks. Default none.
 	CacheFrom CacheSource
 	// Jobs bounds how many operations execute at once. Default GOMAXPROCS.
@@ -64,6 +68,9 @@ type Options struct {
 	Compression archive.Compression
 	// Network is the default network of RUN: "host" (default) or "none".
 	Network string
+	// Hosts are added to every RUN's /etc/hosts (`--add-host`); they are
+	// part of every RUN's cache key.
+	Hosts []step.Host
 	// Secrets are what RUN --mount=type=secret reads. Default none: a
 	// required secret is an error, an optional one is left out.
 	Secrets Secrets

@@ -29,6 +29,8 @@ type Process struct {
 	Network string
 	// Mounts are extra mounts (RUN --mount), in order.
 	Mounts []Mount
+	// Hosts are added to the sandbox's /etc/hosts, after localhost.
+	Hosts  []Host
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
@@ -60,6 +62,8 @@ type RunOptions struct {
 	Network string
 	// Mounts are the instruction's mounts, prepared by the caller.
 	Mounts []Mount
+	// Hosts are the build's `--add-host` entries.
+	Hosts []Host
 	// Env are extra KEY=VALUE variables for the process (secrets exposed
 	// with env=, SSH_AUTH_SOCK), replacing the instruction's variables of
 	// the same name. They are not part of the instruction: nothing records
@@ -123,7 +127,7 @@ func Run(ctx context.Context, rootfs string, r *plan.Run, sb Sandbox, o RunOptio
 	p := &Process{
 		Rootfs: rootfs, Args: r.Args, Env: mergeEnv(r.Env, o.Env), Cwd: cwd,
 		UID: ids.UID, GID: ids.GID, Groups: ids.Groups,
-		Network: network, Mounts: mounts,
+		Network: network, Mounts: mounts, Hosts: o.Hosts,
 		Stdin: o.Stdin, Stdout: out, Stderr: out,
 	}
 	if err := sb.Run(ctx, p); err != nil {

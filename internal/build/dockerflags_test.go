@@ -1,0 +1,176 @@
+package build
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/whittle-build/whittle/internal/step"
+)
+
+// TestLabels: --label sets labels in the target's config over the
+// Dockerfile's, adds no history and leaves the cache alone, as BuildKit
+// does.
+func TestLabels(t *testing.T) {
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{"Dockerfile": `FROM busybox AS build
+LABEL stage=build
+RUN echo built > /b
+FROM busybox
+LABEL a=1 b=2
+COPY --from=build /b /b
+`})
+	plain, _ := e.mustBuild(dir, Options{})
+	img, evs := e.mustBuild(dir, Options{Labels: map[string]string{"b": "x", "c": "3", "empty": ""}})
+	got := config(t, img).Labels
+	want := map[string]string{"a": "1", "b": "x", "c": "3", "empty": ""}
+	if len(got) != len(want) {
+		t.Errorf("labels = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("label %s = %q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+	if ran := append(evs.executed("RUN"), evs.executed("COPY")...); len(ran) != 0 {
+		t.Errorf("labels re-ran %v", ran)
+	}
+	c1, _ := plain.ConfigFile()
+	c2, _ := img.ConfigFile()
+	if len(c1.History) != len(c2.History) {
+		t.Errorf("history: %d entries without --label, %d with", len(c1.History), len(c2.History))
+	}
+	if l := config(t, plain).Labels; l["b"] != "2" || l["c"] != "" {
+		t.Errorf("labels without --label = %v", l)
+	}
+}
+
+// TestAddHost: --add-host lines follow localhost in every RUN's /etc/hosts,
+// which the image does not keep, and they are part of RUN's cache key.
+func TestAddHost(t *testing.T) {
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{"Dockerfile": `FROM busybox
+RUN cat /etc/hosts > /hosts
+`})
+	db, _ := step.ParseHost("db:10.0.0.7")
+	gw, _ := step.ParseHost("host.docker.internal:host-gateway")
+	img, _ := e.mustBuild(dir, Options{Hosts: []step.Host{db, gw}})
+	fs := filesystem(t, img)
+	lines := strings.Split(strings.TrimSpace(fs["/hosts"].content), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "127.0.0.1\tlocalhost") ||
+		lines[2] != "10.0.0.7\tdb" || lines[3] != "127.0.0.1\thost.docker.internal" {
+		t.Errorf("RUN saw /etc/hosts:\n%s", fs["/hosts"].content)
+	}
+	if _, ok := fs["/etc/hosts"]; ok {
+		t.Errorf("the image has an /etc/hosts")
+	}
+	_, evs := e.mustBuild(dir, Options{Hosts: []step.Host{db, gw}})
+	if ran := evs.executed("RUN"); len(ran) != 0 {
+		t.Errorf("the same hosts re-ran %v", ran)
+	}
+	img, evs = e.mustBuild(dir, Options{Hosts: []step.Host{db}})
+	if ran := evs.executed("RUN"); len(ran) != 1 {
+		t.Errorf("other hosts ran %v, want the RUN", ran)
+	}
+	if got := filesystem(t, img)["/hosts"].content; strings.Contains(got, "host.docker.internal") {
+		t.Errorf("RUN saw a stale /etc/hosts:\n%s", got)
+	}
+	img, _ = e.mustBuild(dir, Options{})
+	if got := filesystem(t, img)["/hosts"].content; strings.Contains(got, "10.0.0.7") {
+		t.Errorf("without --add-host, RUN saw:\n%s", got)
+	}
+}
+
+// TestNoCacheFilter: the named stage's steps run again, and so do those of
+// a stage built on it (FROM base), as in BuildKit; a COPY --from reads the
+// new files, other stages stay cached, and a later build without the
+// filter finds the new results.
+func TestNoCacheFilter(t *testing.T) {
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{"Dockerfile": `FROM busybox AS base
+RUN cat /proc/sys/kernel/random/uuid > /stamp
+FROM base AS child
+RUN cp /stamp /child-stamp
+FROM busybox AS other
+RUN cat /proc/sys/kernel/random/uuid > /other
+FROM busybox
+COPY --from=child /child-stamp /c
+COPY --from=other /other /o
+`})
+	first, _ := e.mustBuild(dir, Options{})
+	second, evs := e.mustBuild(dir, Options{NoCacheFilter: []string{"BASE"}})
+	ran := evs.executed("")
+	has := func(sub string) bool {
+		for _, r := range ran {
+			if strings.Contains(r, sub) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, sub := range []string{"[base 2/2] RUN", "[child 2/2] RUN", "COPY --from=child"} {
+		if !has(sub) {
+			t.Errorf("%q did not run; ran %q", sub, ran)
+		}
+	}
+	// (COPY --from=other runs again: the step before it changed.)
+	if has("[other 2/2] RUN") {
+		t.Errorf("the other stage's RUN ran; ran %q", ran)
+	}
+	f1, f2 := filesystem(t, first), filesystem(t, second)
+	if f1["/c"].content == f2["/c"].content || f2["/c"].content == "" {
+		t.Errorf("/c: %q then %q, want a new stamp", f1["/c"].content, f2["/c"].content)
+	}
+	if f1["/o"].content != f2["/o"].content {
+		t.Errorf("/o changed: %q then %q", f1["/o"].content, f2["/o"].content)
+	}
+	// Without the filter, everything is cached, with the second build's
+	// results.
+	third, evs := e.mustBuild(dir, Options{})
+	if ran := append(evs.executed("RUN"), evs.executed("COPY")...); len(ran) != 0 {
+		t.Errorf("a rebuild without the filter ran %q", ran)
+	}
+	d2, _ := second.Digest()
+	d3, _ := third.Digest()
+	if d2 != d3 {
+		t.Errorf("digest %s after the filtered build, %s after", d2, d3)
+	}
+}
+
+// TestMetadataFile: --metadata-file holds the keys docker buildx writes.
+func TestMetadataFile(t *testing.T) {
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo hi > /hi\n"})
+	p := filepath.Join(t.TempDir(), "metadata.json")
+	img, _ := e.mustBuild(dir, Options{MetadataFile: p, Tags: []string{"app:1", "registry.example:5000/app:latest"}})
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md struct {
+		Digest     string `json:"containerimage.digest"`
+		Config     string `json:"containerimage.config.digest"`
+		Name       string `json:"image.name"`
+		Descriptor struct {
+			MediaType types.MediaType `json:"mediaType"`
+			Digest    string          `json:"digest"`
+			Size      int64           `json:"size"`
+		} `json:"containerimage.descriptor"`
+	}
+	if err := json.Unmarshal(b, &md); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	d, _ := img.Digest()
+	cfg, _ := img.ConfigName()
+	raw, _ := img.RawManifest()
+	mt, _ := img.MediaType()
+	if md.Digest != d.String() || md.Descriptor.Digest != d.String() || md.Config != cfg.String() ||
+		md.Descriptor.Size != int64(len(raw)) || md.Descriptor.MediaType != mt ||
+		md.Name != "app:1,registry.example:5000/app:latest" {
+		t.Errorf("metadata:\n%s\nwant digest %s, config %s, size %d, media type %s", b, d, cfg, len(raw), mt)
+	}
+}
