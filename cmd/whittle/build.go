@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/whittle-build/whittle/internal/archive"
 	"github.com/whittle-build/whittle/internal/build"
+	"github.com/whittle-build/whittle/internal/buildcontext"
 	"github.com/whittle-build/whittle/internal/mountns"
 	"github.com/whittle-build/whittle/internal/output"
 	"github.com/whittle-build/whittle/internal/progress"
@@ -19,6 +23,7 @@ import (
 	"github.com/whittle-build/whittle/internal/secrets"
 	"github.com/whittle-build/whittle/internal/sshforward"
 	"github.com/whittle-build/whittle/internal/step"
+	"github.com/whittle-build/whittle/internal/store"
 )
 
 type buildFlags struct {
@@ -36,12 +41,17 @@ type buildFlags struct {
 func newBuild(g *globals) *cobra.Command {
 	f := &buildFlags{}
 	cmd := &cobra.Command{
-		Use:   "build [flags] CONTEXT",
+		Use:   "build [flags] CONTEXT|-",
 		Short: "Build an image from a Dockerfile",
 		Long: `Build an image from a Dockerfile, with BuildKit's semantics: stages the
 target needs run concurrently, RUN steps run in Linux namespaces, and every
 step is cached by what it reads. The result goes to the local store (named
-by -t) unless --output says otherwise.`,
+by -t) unless --output says otherwise.
+
+As with docker build, a CONTEXT of "-" reads standard input: a tar archive
+(plain, gzip, bzip2, xz or zstd) is the context, anything else the
+Dockerfile of a build with an empty context; -f - reads the Dockerfile from
+standard input and the context from CONTEXT.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := f.options(args[0])
@@ -56,6 +66,13 @@ by -t) unless --output says otherwise.`,
 				return err
 			}
 			defer st.Close()
+			// Standard input is read only now, in the process that builds
+			// (mountns.Ensure may have started it anew).
+			cleanup, err := f.readStdin(cmd.Context(), cmd.InOrStdin(), st, &o)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
 			sink := progressSink(f.progress, f.quiet)
 			o.Progress = sink
 			res, err := build.Build(cmd.Context(), st, o)
@@ -104,6 +121,9 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 		NoCache: f.noCache, Pull: f.pull, Platform: f.platform, IIDFile: f.iidfile,
 		Network: f.network, Jobs: f.jobs, MetadataFile: f.metadataFile, Insecure: f.registry.insecure, RegistryCA: f.registry.caFile,
 		BuildArgs: map[string]string{}, BuildContexts: map[string]string{},
+	}
+	if f.file == "-" && contextDir == "-" {
+		return o, fmt.Errorf("-f - and a context of -: standard input cannot be both the Dockerfile and the build context")
 	}
 	if f.network != "host" && f.network != "none" {
 		return o, fmt.Errorf("--network=%s: want host or none", f.network)
@@ -203,6 +223,40 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 		return o, err
 	}
 	return o, nil
+}
+
+// readStdin reads what standard input holds for the build: the Dockerfile
+// (-f -), or the context or a Dockerfile (a context of -), unpacked into a
+// directory of the store's that cleanup removes.
+func (f *buildFlags) readStdin(ctx context.Context, in io.Reader, st *store.Store, o *build.Options) (cleanup func(), err error) {
+	cleanup = func() {}
+	switch {
+	case f.file == "-":
+		if o.DockerfileData, err = io.ReadAll(in); err != nil {
+			return cleanup, fmt.Errorf("reading the Dockerfile from standard input: %w", err)
+		}
+	case o.ContextDir == "-":
+		dir, err := st.TempDir("context-")
+		if err != nil {
+			return cleanup, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+		df, err := buildcontext.FromReader(ctx, in, dir)
+		if err != nil {
+			return cleanup, err
+		}
+		o.ContextDir, o.TempContext = dir, true
+		if df != nil {
+			if f.file != "" {
+				return cleanup, fmt.Errorf("-f %s: standard input held a Dockerfile, not a build context to find %s in", f.file, f.file)
+			}
+			o.DockerfileData = df
+		} else if f.file != "" {
+			// -f names a file of the context read from standard input.
+			o.Dockerfile = filepath.Join(dir, filepath.FromSlash(path.Clean("/"+f.file)))
+		}
+	}
+	return cleanup, nil
 }
 
 // progressSink picks the renderer: a live view on a terminal, plain text

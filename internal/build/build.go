@@ -43,6 +43,13 @@ type Options struct {
 	ContextDir string
 	// Dockerfile is the Dockerfile's path; default ContextDir/Dockerfile.
 	Dockerfile string
+	// DockerfileData, when not nil, is the Dockerfile (read from standard
+	// input: -f -, or `whittle build -`); Dockerfile is then unused, and
+	// only the context's .dockerignore applies.
+	DockerfileData []byte
+	// TempContext says that ContextDir is a temporary directory (a context
+	// read from standard input): the checksums of its files are not kept.
+	TempContext bool
 	// Tags name the image in the store (and in docker/oci outputs).
 	Tags []string
 	// Target is the stage to build; default the last.
@@ -124,7 +131,7 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 		o.Dockerfile = filepath.Join(o.ContextDir, "Dockerfile")
 	}
 	rec := progress.NewRecorder(o.Progress)
-	dockerfile, err := readDockerfile(o.ContextDir, o.Dockerfile)
+	dockerfile, err := readDockerfile(o)
 	if err != nil {
 		return nil, err
 	}
@@ -144,9 +151,13 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 		Store: st, Platform: o.Platform, Pull: o.Pull, Insecure: o.Insecure, CAFile: o.RegistryCA,
 	})
 
-	v := rec.Start("[internal] load build definition from " + filepath.Base(o.Dockerfile))
+	name := displayPath(o.Dockerfile)
+	if o.DockerfileData != nil {
+		name = "Dockerfile"
+	}
+	v := rec.Start("[internal] load build definition from " + filepath.Base(name))
 	p, err := frontend.Lower(ctx, dockerfile, frontend.Options{
-		Filename:      displayPath(o.Dockerfile),
+		Filename:      name,
 		Target:        o.Target,
 		BuildArgs:     o.BuildArgs,
 		Platform:      o.Platform,
@@ -241,18 +252,24 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	return &Result{Descriptor: desc, Warnings: p.Warnings}, nil
 }
 
-// readDockerfile reads the Dockerfile at path; its errors say which of the
+// readDockerfile reads the build's Dockerfile; its errors say which of the
 // context and the Dockerfile is missing and what to do.
-func readDockerfile(contextDir, path string) ([]byte, error) {
-	if fi, err := os.Stat(contextDir); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("the build context %s is not a directory: give the directory whose files COPY and ADD read", contextDir)
+func readDockerfile(o Options) ([]byte, error) {
+	if fi, err := os.Stat(o.ContextDir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("the build context %s is not a directory: give the directory whose files COPY and ADD read", o.ContextDir)
 	}
-	b, err := os.ReadFile(path)
+	if o.DockerfileData != nil {
+		return o.DockerfileData, nil
+	}
+	b, err := os.ReadFile(o.Dockerfile)
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && o.TempContext:
+		rel, _ := filepath.Rel(o.ContextDir, o.Dockerfile)
+		return nil, fmt.Errorf("the build context read from standard input has no %s: add it to the archive, or name another file of it with -f", rel)
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("no Dockerfile at %s: add one, or name another with -f", path)
+		return nil, fmt.Errorf("no Dockerfile at %s: add one, or name another with -f", o.Dockerfile)
 	case err != nil:
-		return nil, fmt.Errorf("reading the Dockerfile %s: %w", path, err)
+		return nil, fmt.Errorf("reading the Dockerfile %s: %w", o.Dockerfile, err)
 	}
 	return b, nil
 }
@@ -311,11 +328,19 @@ func deliver(ctx context.Context, st *store.Store, desc v1.Descriptor, o Options
 
 // openContexts opens the main build context and the named directory ones.
 func openContexts(st *store.Store, o Options) (map[string]*buildcontext.Context, error) {
-	ignore, err := buildcontext.LoadIgnore(o.ContextDir, o.Dockerfile)
+	dockerfile := o.Dockerfile
+	if o.DockerfileData != nil {
+		dockerfile = ""
+	}
+	ignore, err := buildcontext.LoadIgnore(o.ContextDir, dockerfile)
 	if err != nil {
 		return nil, err
 	}
-	main, err := buildcontext.Open(o.ContextDir, buildcontext.Options{Ignore: ignore, State: contextState(st, o.ContextDir)})
+	var state buildcontext.StateStore
+	if !o.TempContext {
+		state = contextState(st, o.ContextDir)
+	}
+	main, err := buildcontext.Open(o.ContextDir, buildcontext.Options{Ignore: ignore, State: state})
 	if err != nil {
 		return nil, err
 	}

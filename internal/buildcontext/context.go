@@ -72,9 +72,14 @@ func Open(root string, o Options) (*Context, error) {
 
 // LoadIgnore reads the ignore patterns that apply to a build of dockerfile
 // in contextDir, as BuildKit does: <dockerfile>.dockerignore next to the
-// Dockerfile wins over .dockerignore at the context's root.
+// Dockerfile wins over .dockerignore at the context's root. A dockerfile
+// of "" (read from standard input) has no ignore file of its own.
 func LoadIgnore(contextDir, dockerfile string) ([]string, error) {
-	for _, p := range []string{dockerfile + ".dockerignore", filepath.Join(contextDir, ".dockerignore")} {
+	paths := []string{filepath.Join(contextDir, ".dockerignore")}
+	if dockerfile != "" {
+		paths = append([]string{dockerfile + ".dockerignore"}, paths...)
+	}
+	for _, p := range paths {
 		f, err := os.Open(p)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
