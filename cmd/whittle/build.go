@@ -30,7 +30,7 @@ type buildFlags struct {
 	file, target, progress, iidfile, network, platform, compression string
 	metadataFile                                                    string
 	tags, buildArgs, outputs, contexts                              []string
-	labels, hosts, noCacheFilter                                    []string
+	labels, hosts, noCacheFilter, allow                             []string
 	cacheTo, cacheFrom                                              []string
 	secrets, ssh                                                    []string
 	noCache, pull, quiet, push                                      bool
@@ -95,6 +95,7 @@ standard input and the context from CONTEXT.`,
 	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "run the steps of this stage (AS name), and of the stages built on it, ignoring the build cache; repeatable")
 	fl.StringArrayVar(&f.labels, "label", nil, "set an image label (KEY=VALUE); repeatable")
 	fl.StringArrayVar(&f.hosts, "add-host", nil, "add a line to RUN's /etc/hosts (NAME:IP, or NAME:host-gateway for the host); repeatable")
+	fl.StringArrayVar(&f.allow, "allow", nil, "allow an entitlement: security.insecure (RUN --security=insecure) or network.host (RUN --network=host, always allowed); repeatable")
 	fl.StringVar(&f.metadataFile, "metadata-file", "", "write the build result's metadata (image digest, config digest, names) to this JSON file")
 	fl.BoolVar(&f.pull, "pull", false, "ask registries for base images even when the store has them")
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, tty, json or quiet")
@@ -161,6 +162,18 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 			return o, err
 		}
 		o.Hosts = append(o.Hosts, host)
+	}
+	for _, a := range f.allow {
+		for e := range strings.SplitSeq(a, ",") {
+			switch strings.TrimSpace(e) {
+			case "security.insecure":
+				o.AllowInsecure = true
+			case "network.host":
+				// RUN steps share the host's network unless told otherwise.
+			default:
+				return o, fmt.Errorf("--allow %s: unknown entitlement (want security.insecure or network.host)", e)
+			}
+		}
 	}
 	for _, n := range f.noCacheFilter {
 		for name := range strings.SplitSeq(n, ",") {

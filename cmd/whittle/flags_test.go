@@ -87,7 +87,7 @@ func TestRegistryFlags(t *testing.T) {
 	}
 }
 
-// TestBuildDockerFlags: --label, --add-host, --no-cache-filter and
+// TestBuildDockerFlags: --label, --add-host, --no-cache-filter, --allow and
 // --metadata-file reach the build's options as docker build reads them, and
 // bad values are refused before anything is opened.
 func TestBuildDockerFlags(t *testing.T) {
@@ -96,6 +96,7 @@ func TestBuildDockerFlags(t *testing.T) {
 		labels:        []string{"a=1", "b", "c=x=y"},
 		hosts:         []string{"db:10.0.0.7", "gw=host-gateway"},
 		noCacheFilter: []string{"deps, build", "test"},
+		allow:         []string{"network.host", "security.insecure"},
 	}
 	o, err := f.options(".")
 	if err != nil {
@@ -114,6 +115,9 @@ func TestBuildDockerFlags(t *testing.T) {
 	if want := []string{"deps", "build", "test"}; !slices.Equal(o.NoCacheFilter, want) {
 		t.Errorf("no-cache-filter = %q, want %q", o.NoCacheFilter, want)
 	}
+	if !o.AllowInsecure {
+		t.Errorf("--allow security.insecure did not allow it")
+	}
 	if o.MetadataFile != "md.json" {
 		t.Errorf("metadata file = %q", o.MetadataFile)
 	}
@@ -122,6 +126,7 @@ func TestBuildDockerFlags(t *testing.T) {
 		{"--add-host", "db", `--add-host "db": want NAME:IP (or NAME=IP)`},
 		{"--add-host", "db:nowhere", `--add-host "db:nowhere": "nowhere" is not an IP address`},
 		{"--label", "=v", `--label "=v": want KEY=VALUE`},
+		{"--allow", "security.insecure,device", `--allow device: unknown entitlement (want security.insecure or network.host)`},
 	} {
 		err := whittleCmd(t, "--root", root, "build", tc.flag, tc.value, t.TempDir())
 		if err == nil || err.Error() != tc.want {

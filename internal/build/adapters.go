@@ -46,7 +46,7 @@ func (sandboxRunner) Run(ctx context.Context, p *step.Process) error {
 	spec, err := sandbox.NewSpec(p.Rootfs, sandbox.Options{
 		Args: p.Args, Env: p.Env, Cwd: p.Cwd,
 		UID: p.UID, GID: p.GID, AdditionalGIDs: p.Groups,
-		Network: p.Network, Mounts: mounts,
+		Network: p.Network, Mounts: mounts, Privileged: p.Privileged,
 		ParentGIDMappings: userns.Current().SpecGIDMappings(),
 	})
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/whittle-build/whittle/internal/export"
 	"github.com/whittle-build/whittle/internal/frontend"
 	"github.com/whittle-build/whittle/internal/output"
+	"github.com/whittle-build/whittle/internal/plan"
 	"github.com/whittle-build/whittle/internal/progress"
 	"github.com/whittle-build/whittle/internal/remotecache"
 	"github.com/whittle-build/whittle/internal/resolve"
@@ -75,6 +76,10 @@ type Options struct {
 	Network string
 	// Hosts are added to every RUN's /etc/hosts (--add-host).
 	Hosts []step.Host
+	// AllowInsecure lets RUN --security=insecure run, with every
+	// capability and the host's devices (--allow security.insecure);
+	// without it such a build fails before any step runs, as in BuildKit.
+	AllowInsecure bool
 	// Labels are set in the image config, over the Dockerfile's (--label).
 	Labels map[string]string
 	// MetadataFile receives the build result's metadata as JSON, as
@@ -171,6 +176,11 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	for _, w := range p.Warnings {
 		v.Write([]byte(w + "\n"))
 	}
+	if !o.AllowInsecure {
+		if err := checkInsecure(p); err != nil {
+			return nil, err
+		}
+	}
 
 	snap, err := newSnapshotter(st)
 	if err != nil {
@@ -250,6 +260,19 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 		}
 	}
 	return &Result{Descriptor: desc, Warnings: p.Warnings}, nil
+}
+
+// checkInsecure fails when a step the build needs is RUN
+// --security=insecure: that needs --allow security.insecure.
+func checkInsecure(p *plan.Plan) error {
+	for _, st := range p.Stages {
+		for _, op := range st.Ops {
+			if op.Run != nil && op.Run.Security == plan.SecurityInsecure {
+				return fmt.Errorf("%s: %s: needs --allow security.insecure (the step runs with every capability and the host's devices)", op.Location, op.Instruction)
+			}
+		}
+	}
+	return nil
 }
 
 // readDockerfile reads the build's Dockerfile; its errors say which of the

@@ -174,3 +174,36 @@ func TestMetadataFile(t *testing.T) {
 		t.Errorf("metadata:\n%s\nwant digest %s, config %s, size %d, media type %s", b, d, cfg, len(raw), mt)
 	}
 }
+
+// TestRunSecurityInsecure: RUN --security=insecure fails the build before
+// any step runs unless --allow security.insecure; allowed, the step can
+// mount, which a sandboxed RUN cannot. The mode is part of the step's key.
+func TestRunSecurityInsecure(t *testing.T) {
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{"Dockerfile": `FROM busybox
+RUN echo first > /first
+RUN --security=insecure mkdir -p /m && mount -t tmpfs tmpfs /m && umount /m && echo ok > /insecure
+RUN if mount -t tmpfs tmpfs /mnt 2>/dev/null; then echo mounted; else echo refused; fi > /sandboxed
+`})
+	_, evs, err := e.build(dir, Options{})
+	want := "/Dockerfile:3: RUN --security=insecure mkdir -p /m && mount -t tmpfs tmpfs /m && umount /m && echo ok > /insecure: needs --allow security.insecure (the step runs with every capability and the host's devices)"
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("without --allow: %v\nwant %s", err, want)
+	}
+	if ran := evs.executed("RUN"); len(ran) != 0 {
+		t.Errorf("without --allow, ran %q", ran)
+	}
+	img, _ := e.mustBuild(dir, Options{AllowInsecure: true})
+	fs := filesystem(t, img)
+	if fs["/insecure"].content != "ok\n" || fs["/sandboxed"].content != "refused\n" {
+		t.Errorf("/insecure = %q, /sandboxed = %q", fs["/insecure"].content, fs["/sandboxed"].content)
+	}
+	// Without --security=insecure, the same command is another step.
+	dir2 := contextDir(t, map[string]string{"Dockerfile": `FROM busybox
+RUN echo first > /first
+RUN mkdir -p /m && mount -t tmpfs tmpfs /m && umount /m && echo ok > /insecure
+`})
+	if _, _, err := e.build(dir2, Options{}); err == nil {
+		t.Errorf("the sandboxed mount found the insecure step's cache record")
+	}
+}

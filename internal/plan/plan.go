@@ -135,11 +135,17 @@ type Run struct {
 	Network string
 	// Mounts are the --mount options, in order.
 	Mounts []Mount
-	// Security is "sandbox" (the default) or "insecure".
+	// Security is SecuritySandbox (the default) or SecurityInsecure.
 	Security string
 	// Heredocs are files the command reads from, for RUN <<EOF forms.
 	Heredocs []Heredoc
 }
+
+// The security modes of RUN --security.
+const (
+	SecuritySandbox  = "sandbox"
+	SecurityInsecure = "insecure"
+)
 
 // MountType is the type of a RUN --mount.
 type MountType string

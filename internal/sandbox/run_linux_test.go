@@ -27,7 +27,7 @@ import (
 
 // busyboxApplets are linked into the test rootfs.
 var busyboxApplets = []string{"sh", "echo", "cat", "ls", "id", "hostname", "ip", "mount", "sleep",
-	"grep", "test", "pwd", "env", "true", "touch", "mkdir", "stat", "readlink", "head", "wc", "tty", "kill"}
+	"grep", "test", "pwd", "env", "true", "touch", "mkdir", "stat", "readlink", "head", "wc", "tty", "kill", "tr", "umount"}
 
 // newRootfs makes a tiny root filesystem: /bin/busybox from the host's
 // busybox-static and links to a few applets. Its directories are
@@ -331,6 +331,51 @@ func TestRunCapabilities(t *testing.T) {
 	if out, _, err := runIn(t, root, Options{Args: []string{"sh", "-c", "mkdir -p /m && mount -t tmpfs tmpfs /m && echo mounted"}}); err == nil || strings.Contains(out, "mounted") {
 		t.Errorf("mount succeeded inside the sandbox: %v %q", err, out)
 	}
+}
+
+// TestRunPrivileged: the insecure mode has every capability whittle holds
+// (in every set, for a non-root user too), can mount, has BuildKit's extra
+// devices, a writable /sys and nothing masked; no_new_privs is off.
+func TestRunPrivileged(t *testing.T) {
+	testutil.RequireRoot(t)
+	root := newRootfs(t)
+	var self string
+	for _, l := range strings.Split(string(must(os.ReadFile("/proc/self/status"))), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapPrm:"); ok {
+			self = strings.TrimSpace(v)
+		}
+	}
+	for _, uid := range []uint32{0, 1000} {
+		got := sh(t, root, Options{Privileged: true, UID: uid, GID: uid}, "grep -E '^(Cap|NoNewPrivs)' /proc/self/status | tr -d ' \t'")
+		want := fmt.Sprintf("CapInh:%[1]s\nCapPrm:%[1]s\nCapEff:%[1]s\nCapBnd:%[1]s\nCapAmb:%[1]s\nNoNewPrivs:0\n", self)
+		if got != want {
+			t.Errorf("uid %d: got\n%s\nwant\n%s", uid, got, want)
+		}
+	}
+	script := `
+set -e
+mkdir -p /m && mount -t tmpfs tmpfs /m && touch /m/x && umount /m && echo mounted
+for d in fuse kmsg kvm net/tun loop-control loop0 loop7; do test -e /dev/$d || echo "no /dev/$d"; done
+grep ' /sys sysfs rw,' /proc/self/mounts | wc -l
+head -c 1 /proc/timer_list | wc -c
+grep -c ' /proc/sys proc ro,' /proc/self/mounts || true
+`
+	got := sh(t, root, Options{Privileged: true}, script)
+	if want := "mounted\n1\n1\n0\n"; got != want {
+		t.Errorf("privileged: got\n%s\nwant\n%s", got, want)
+	}
+	// The same checks in the default sandbox fail or differ.
+	got = sh(t, root, Options{}, "test -e /dev/fuse || echo no-fuse; head -c 1 /proc/timer_list | wc -c; grep -c ' /proc/sys proc ro,' /proc/self/mounts")
+	if want := "no-fuse\n0\n1\n"; got != want {
+		t.Errorf("default: got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 func TestRunReadOnlyRoot(t *testing.T) {

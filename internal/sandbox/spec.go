@@ -82,6 +82,14 @@ type Options struct {
 	Terminal bool
 	// ReadOnlyRoot mounts the root filesystem read-only.
 	ReadOnlyRoot bool
+	// Privileged is BuildKit's insecure mode (RUN --security=insecure, what
+	// `docker run --privileged` grants): every capability whittle holds, in
+	// every set and for any user; no masked or read-only paths under /proc
+	// and /sys; a writable /sys; no_new_privs unset; and, outside a user
+	// namespace, the devices BuildKit adds (kmsg, cuse, fuse, kvm, net/tun,
+	// loop-control and loop devices). NewSpec then reads this process's
+	// capabilities and asks /dev/loop-control for the first free loop device.
+	Privileged bool
 	// NewPrivileges leaves no_new_privs unset, so setuid and file-capability
 	// binaries (sudo, su to another user) gain privileges as they do under
 	// BuildKit, which sets no_new_privs off. Default false: no_new_privs on.
@@ -99,8 +107,8 @@ type Options struct {
 }
 
 // NewSpec returns the runtime-spec configuration for running o.Args with
-// rootfs (an absolute host path) as its root. It is pure: nothing on the
-// system is read or changed.
+// rootfs (an absolute host path) as its root. It is pure, unless
+// o.Privileged: nothing on the system is read or changed.
 //
 // The configuration follows BuildKit's runc executor: namespaces mount, pid,
 // ipc and uts (net for NetworkNone, user when mappings are given); /proc,
@@ -157,6 +165,27 @@ func NewSpec(rootfs string, o Options) (*specs.Spec, error) {
 		caps.Permitted = DefaultCapabilities()
 	}
 
+	mounts := defaultMounts(network, inUserNS, gidMaps)
+	devices := defaultDevices()
+	masked, readonly := slices.Clone(maskedPaths), slices.Clone(readonlyPaths)
+	noNewPrivs := !o.NewPrivileges
+	if o.Privileged {
+		all, err := heldCapabilities()
+		if err != nil {
+			return nil, fmt.Errorf("building sandbox spec: %w", err)
+		}
+		caps = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all, Inheritable: all, Ambient: all}
+		masked, readonly, noNewPrivs = nil, nil, false
+		for i, m := range mounts {
+			if m.Destination == "/sys" {
+				mounts[i].Options = slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return o == "ro" })
+			}
+		}
+		if !inUserNS {
+			devices = append(devices, privilegedDevices()...)
+		}
+	}
+
 	s := &specs.Spec{
 		Version:  specs.Version,
 		Root:     &specs.Root{Path: path.Clean(rootfs), Readonly: o.ReadOnlyRoot},
@@ -172,16 +201,16 @@ func NewSpec(rootfs string, o Options) (*specs.Spec, error) {
 			Env:             env,
 			Cwd:             path.Clean(cwd),
 			Capabilities:    caps,
-			NoNewPrivileges: !o.NewPrivileges,
+			NoNewPrivileges: noNewPrivs,
 		},
-		Mounts: dedupMounts(append(defaultMounts(network, inUserNS, gidMaps), o.Mounts...)),
+		Mounts: dedupMounts(append(mounts, o.Mounts...)),
 		Linux: &specs.Linux{
 			Namespaces:    namespaces(network, userns),
 			UIDMappings:   slices.Clone(o.UIDMappings),
 			GIDMappings:   slices.Clone(o.GIDMappings),
-			Devices:       defaultDevices(),
-			MaskedPaths:   slices.Clone(maskedPaths),
-			ReadonlyPaths: slices.Clone(readonlyPaths),
+			Devices:       devices,
+			MaskedPaths:   masked,
+			ReadonlyPaths: readonly,
 		},
 	}
 	return s, nil

@@ -269,3 +269,37 @@ func TestHostsFile(t *testing.T) {
 		t.Errorf("hostsFile with extra lines = %q, want %q", got, want)
 	}
 }
+
+func TestNewSpecPrivileged(t *testing.T) {
+	hasDev := func(s *specs.Spec, p string) bool {
+		return slices.ContainsFunc(s.Linux.Devices, func(d specs.LinuxDevice) bool { return d.Path == p })
+	}
+	s, err := NewSpec("/r", Options{Args: []string{"sh"}, Privileged: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.Process.Capabilities
+	if len(s.Linux.MaskedPaths)+len(s.Linux.ReadonlyPaths) != 0 || s.Process.NoNewPrivileges ||
+		!hasDev(s, "/dev/fuse") || !hasDev(s, "/dev/loop0") ||
+		!slices.Equal(c.Ambient, c.Bounding) || !slices.Equal(c.Effective, c.Bounding) || !slices.Equal(c.Inheritable, c.Bounding) {
+		t.Errorf("privileged spec: %+v", s.Linux)
+	}
+	for _, m := range s.Mounts {
+		if m.Destination == "/sys" && slices.Contains(m.Options, "ro") {
+			t.Errorf("/sys is read-only: %v", m.Options)
+		}
+	}
+	// In a user namespace, no host devices.
+	s, err = NewSpec("/r", Options{Args: []string{"sh"}, Privileged: true, ParentGIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hasDev(s, "/dev/fuse") {
+		t.Errorf("a privileged sandbox in a user namespace gets /dev/fuse")
+	}
+	// The default keeps everything masked.
+	s, _ = NewSpec("/r", Options{Args: []string{"sh"}})
+	if len(s.Linux.MaskedPaths) == 0 || !s.Process.NoNewPrivileges || hasDev(s, "/dev/fuse") {
+		t.Errorf("default spec: %+v", s.Linux)
+	}
+}

@@ -19,3 +19,9 @@ func run(context.Context, *specs.Spec, Stdio) error {
 }
 
 func childMain() {}
+
+func heldCapabilities() ([]string, error) {
+	return nil, fmt.Errorf("reading capabilities on %s: %w", runtime.GOOS, errUnsupported)
+}
+
+func privilegedDevices() []specs.LinuxDevice { return nil }

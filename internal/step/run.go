@@ -30,10 +30,13 @@ type Process struct {
 	// Mounts are extra mounts (RUN --mount), in order.
 	Mounts []Mount
 	// Hosts are added to the sandbox's /etc/hosts, after localhost.
-	Hosts  []Host
-	Stdin  io.Reader
-	Stdout io.Writer
-	Stderr io.Writer
+	Hosts []Host
+	// Privileged is RUN --security=insecure: every capability, the
+	// host's devices, nothing masked.
+	Privileged bool
+	Stdin      io.Reader
+	Stdout     io.Writer
+	Stderr     io.Writer
 }
 
 // Mount is a bind or tmpfs mount into the process's root filesystem.
@@ -128,7 +131,8 @@ func Run(ctx context.Context, rootfs string, r *plan.Run, sb Sandbox, o RunOptio
 		Rootfs: rootfs, Args: r.Args, Env: mergeEnv(r.Env, o.Env), Cwd: cwd,
 		UID: ids.UID, GID: ids.GID, Groups: ids.Groups,
 		Network: network, Mounts: mounts, Hosts: o.Hosts,
-		Stdin: o.Stdin, Stdout: out, Stderr: out,
+		Privileged: r.Security == plan.SecurityInsecure,
+		Stdin:      o.Stdin, Stdout: out, Stderr: out,
 	}
 	if err := sb.Run(ctx, p); err != nil {
 		var ee *ExitError
