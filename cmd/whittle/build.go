@@ -30,7 +30,7 @@ type buildFlags struct {
 	file, target, progress, iidfile, network, platform, compression string
 	metadataFile                                                    string
 	tags, buildArgs, outputs, contexts                              []string
-	labels, hosts, noCacheFilter, allow                             []string
+	labels, annotations, hosts, noCacheFilter, allow                []string
 	cacheTo, cacheFrom                                              []string
 	secrets, ssh                                                    []string
 	noCache, pull, quiet, push                                      bool
@@ -94,6 +94,7 @@ standard input and the context from CONTEXT.`,
 	fl.BoolVar(&f.noCache, "no-cache", false, "run every step, ignoring the build cache")
 	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "run the steps of this stage (AS name), and of the stages built on it, ignoring the build cache; repeatable")
 	fl.StringArrayVar(&f.labels, "label", nil, "set an image label (KEY=VALUE); repeatable")
+	fl.StringArrayVar(&f.annotations, "annotation", nil, "set an annotation on the image manifest (KEY=VALUE or manifest:KEY=VALUE); repeatable")
 	fl.StringArrayVar(&f.hosts, "add-host", nil, "add a line to RUN's /etc/hosts (NAME:IP, or NAME:host-gateway for the host); repeatable")
 	fl.StringArrayVar(&f.allow, "allow", nil, "allow an entitlement: security.insecure (RUN --security=insecure) or network.host (RUN --network=host, always allowed); repeatable")
 	fl.StringVar(&f.metadataFile, "metadata-file", "", "write the build result's metadata (image digest, config digest, names) to this JSON file")
@@ -155,6 +156,16 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 			o.Labels = map[string]string{}
 		}
 		o.Labels[k] = v
+	}
+	for _, a := range f.annotations {
+		k, v, err := parseAnnotation(a)
+		if err != nil {
+			return o, err
+		}
+		if o.Annotations == nil {
+			o.Annotations = map[string]string{}
+		}
+		o.Annotations[k] = v
 	}
 	for _, h := range f.hosts {
 		host, err := step.ParseHost(h)
@@ -236,6 +247,29 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 		return o, err
 	}
 	return o, nil
+}
+
+// parseAnnotation reads an --annotation as docker buildx does:
+// [TYPE[PLATFORM]:]KEY=VALUE. The manifest is the only place whittle's
+// single-platform images have for them, so TYPE may only be "manifest".
+func parseAnnotation(s string) (key, value string, err error) {
+	k, v, ok := strings.Cut(s, "=")
+	if typ, rest, typed := strings.Cut(k, ":"); typed {
+		base, _, _ := strings.Cut(typ, "[")
+		switch base {
+		case "manifest":
+			if base != typ {
+				return "", "", fmt.Errorf("--annotation %q: a platform-specific annotation needs a multi-platform build, which whittle does not make", s)
+			}
+			k = rest
+		case "index", "manifest-descriptor", "index-descriptor":
+			return "", "", fmt.Errorf("--annotation %q: whittle makes single-platform images: only manifest annotations are supported", s)
+		}
+	}
+	if !ok || k == "" {
+		return "", "", fmt.Errorf("--annotation %q: want KEY=VALUE or manifest:KEY=VALUE", s)
+	}
+	return k, v, nil
 }
 
 // readStdin reads what standard input holds for the build: the Dockerfile

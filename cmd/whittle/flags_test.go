@@ -87,13 +87,14 @@ func TestRegistryFlags(t *testing.T) {
 	}
 }
 
-// TestBuildDockerFlags: --label, --add-host, --no-cache-filter, --allow and
+// TestBuildDockerFlags: --label, --annotation, --add-host, --no-cache-filter, --allow and
 // --metadata-file reach the build's options as docker build reads them, and
 // bad values are refused before anything is opened.
 func TestBuildDockerFlags(t *testing.T) {
 	f := &buildFlags{
 		network: "host", progress: "auto", compression: "gzip", metadataFile: "md.json",
 		labels:        []string{"a=1", "b", "c=x=y"},
+		annotations:   []string{"org.opencontainers.image.source=https://example.com/app", "manifest:m=1", "com.example:colon=2"},
 		hosts:         []string{"db:10.0.0.7", "gw=host-gateway"},
 		noCacheFilter: []string{"deps, build", "test"},
 		allow:         []string{"network.host", "security.insecure"},
@@ -104,6 +105,9 @@ func TestBuildDockerFlags(t *testing.T) {
 	}
 	if want := map[string]string{"a": "1", "b": "", "c": "x=y"}; !maps.Equal(o.Labels, want) {
 		t.Errorf("labels = %v, want %v", o.Labels, want)
+	}
+	if want := map[string]string{"org.opencontainers.image.source": "https://example.com/app", "m": "1", "com.example:colon": "2"}; !maps.Equal(o.Annotations, want) {
+		t.Errorf("annotations = %v, want %v", o.Annotations, want)
 	}
 	var hosts []string
 	for _, h := range o.Hosts {
@@ -126,6 +130,9 @@ func TestBuildDockerFlags(t *testing.T) {
 		{"--add-host", "db", `--add-host "db": want NAME:IP (or NAME=IP)`},
 		{"--add-host", "db:nowhere", `--add-host "db:nowhere": "nowhere" is not an IP address`},
 		{"--label", "=v", `--label "=v": want KEY=VALUE`},
+		{"--annotation", "index:k=v", `--annotation "index:k=v": whittle makes single-platform images: only manifest annotations are supported`},
+		{"--annotation", "manifest[linux/amd64]:k=v", `--annotation "manifest[linux/amd64]:k=v": a platform-specific annotation needs a multi-platform build, which whittle does not make`},
+		{"--annotation", "novalue", `--annotation "novalue": want KEY=VALUE or manifest:KEY=VALUE`},
 		{"--allow", "security.insecure,device", `--allow device: unknown entitlement (want security.insecure or network.host)`},
 	} {
 		err := whittleCmd(t, "--root", root, "build", tc.flag, tc.value, t.TempDir())

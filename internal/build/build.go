@@ -82,6 +82,9 @@ type Options struct {
 	AllowInsecure bool
 	// Labels are set in the image config, over the Dockerfile's (--label).
 	Labels map[string]string
+	// Annotations are set on the image manifest, over whittle's own
+	// (--annotation).
+	Annotations map[string]string
 	// MetadataFile receives the build result's metadata as JSON, as
 	// `docker buildx build --metadata-file` writes it.
 	MetadataFile string
@@ -234,7 +237,7 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	desc, err := export.Image(ctx, st, res.Target.Layers, &res.Target.Config, export.Options{
 		Compression: o.Compression,
 		Epoch:       o.Epoch,
-		Annotations: annotations(res.Target),
+		Annotations: annotations(res.Target, o.Annotations),
 	})
 	if err == nil {
 		err = deliver(ctx, st, desc, o)
@@ -323,15 +326,19 @@ const (
 	AnnotationBaseLayers = "dev.whittle.base.layers"
 )
 
-func annotations(s *solver.State) map[string]string {
-	if s.Base == nil {
+// annotations are the manifest's: the base image's, then the user's.
+func annotations(s *solver.State, user map[string]string) map[string]string {
+	if s.Base == nil && len(user) == 0 {
 		return nil
 	}
-	return map[string]string{
-		AnnotationBaseName:   s.Base.Name,
-		AnnotationBaseDigest: s.Base.Digest.String(),
-		AnnotationBaseLayers: strconv.Itoa(s.Base.Layers),
+	out := map[string]string{}
+	if s.Base != nil {
+		out[AnnotationBaseName] = s.Base.Name
+		out[AnnotationBaseDigest] = s.Base.Digest.String()
+		out[AnnotationBaseLayers] = strconv.Itoa(s.Base.Layers)
 	}
+	maps.Copy(out, user)
+	return out
 }
 
 // deliver writes the image to its outputs; the default is the store,

@@ -49,6 +49,28 @@ COPY --from=build /b /b
 	}
 }
 
+// TestAnnotations: --annotation goes on the manifest beside the base
+// image's annotations, and wins over them.
+func TestAnnotations(t *testing.T) {
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo hi > /hi\n"})
+	img, _ := e.mustBuild(dir, Options{Annotations: map[string]string{
+		"org.opencontainers.image.source": "https://example.com/app",
+		AnnotationBaseName:                "example.com/mirror/busybox:latest",
+	}})
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := m.Annotations; a["org.opencontainers.image.source"] != "https://example.com/app" ||
+		a[AnnotationBaseName] != "example.com/mirror/busybox:latest" || a[AnnotationBaseDigest] == "" || a[AnnotationBaseLayers] != "1" {
+		t.Errorf("manifest annotations: %v", a)
+	}
+	if l := config(t, img).Labels; len(l) != 0 {
+		t.Errorf("annotations became labels: %v", l)
+	}
+}
+
 // TestAddHost: --add-host lines follow localhost in every RUN's /etc/hosts,
 // which the image does not keep, and they are part of RUN's cache key.
 func TestAddHost(t *testing.T) {
