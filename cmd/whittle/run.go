@@ -20,6 +20,7 @@ func newRun(g *globals) *cobra.Command {
 		entrypoint string
 		rm, tty    bool
 		interact   bool
+		volumes    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
@@ -29,6 +30,13 @@ throw-away snapshot of its layers; changes are discarded (--rm is implied).
 The exit status is the process's.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, v := range volumes {
+				vol, err := container.ParseVolume(v)
+				if err != nil {
+					return err
+				}
+				o.Volumes = append(o.Volumes, vol)
+			}
 			if err := mountns.Ensure(); err != nil {
 				return err
 			}
@@ -86,6 +94,7 @@ The exit status is the process's.`,
 	fl.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable (KEY=VALUE); repeatable")
 	fl.StringVarP(&o.User, "user", "u", "", "user to run as (name or uid[:gid])")
 	fl.StringVarP(&o.Workdir, "workdir", "w", "", "working directory")
+	fl.StringArrayVarP(&volumes, "volume", "v", nil, "bind a host path into the container (HOST:CONTAINER[:ro|rw]); repeatable")
 	fl.StringVar(&entrypoint, "entrypoint", "", "override the image's ENTRYPOINT")
 	fl.StringVar(&o.Network, "network", "host", "network: host or none")
 	return cmd

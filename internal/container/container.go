@@ -7,9 +7,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path"
+	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/whittle-build/whittle/internal/passwd"
 	"github.com/whittle-build/whittle/internal/sandbox"
@@ -32,11 +36,46 @@ type Options struct {
 	Workdir string
 	// Network is "host" (default) or "none".
 	Network string
+	// Volumes are host paths bound into the container (docker run -v).
+	Volumes []Volume
 	// Terminal allocates a pseudo-terminal.
 	Terminal bool
 	Stdin    io.Reader
 	Stdout   io.Writer
 	Stderr   io.Writer
+}
+
+// Volume is a host file or directory bound into the container.
+type Volume struct {
+	// Source is the host path, absolute; Target the absolute path inside.
+	Source, Target string
+	ReadOnly       bool
+}
+
+// ParseVolume reads docker run's -v HOST:CONTAINER[:ro|rw]. The host path
+// must exist (docker would make an empty directory, which a smoke test
+// never wants); a relative one is taken from the working directory.
+func ParseVolume(s string) (Volume, error) {
+	parts := strings.Split(s, ":")
+	v := Volume{}
+	switch {
+	case len(parts) == 3 && (parts[2] == "ro" || parts[2] == "rw"):
+		v.ReadOnly = parts[2] == "ro"
+	case len(parts) != 2:
+		return v, fmt.Errorf("-v %s: want HOST:CONTAINER[:ro|rw] (named volumes are not supported)", s)
+	}
+	if parts[0] == "" || !path.IsAbs(parts[1]) {
+		return v, fmt.Errorf("-v %s: want HOST:CONTAINER[:ro|rw] with an absolute CONTAINER path", s)
+	}
+	src, err := filepath.Abs(parts[0])
+	if err != nil {
+		return v, fmt.Errorf("-v %s: %w", s, err)
+	}
+	if _, err := os.Stat(src); err != nil {
+		return v, fmt.Errorf("-v %s: %w", s, err)
+	}
+	v.Source, v.Target = src, path.Clean(parts[1])
+	return v, nil
 }
 
 // Run runs img (whose blobs are in st) with snap and waits. The process's
@@ -81,10 +120,18 @@ func Run(ctx context.Context, st *store.Store, snap snapshot.Snapshotter, img v1
 	if o.Workdir != "" {
 		cwd = o.Workdir
 	}
+	var mounts []specs.Mount
+	for _, v := range o.Volumes {
+		opts := []string{"rbind"}
+		if v.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		mounts = append(mounts, specs.Mount{Destination: v.Target, Type: "bind", Source: v.Source, Options: opts})
+	}
 	spec, err := sandbox.NewSpec(active.Root(), sandbox.Options{
 		Args: args, Env: mergeEnv(c.Env, o.Env), Cwd: cwd,
 		UID: ids.UID, GID: ids.GID, AdditionalGIDs: ids.Groups,
-		Network: o.Network, Terminal: o.Terminal,
+		Network: o.Network, Terminal: o.Terminal, Mounts: mounts,
 		ParentGIDMappings: userns.Current().SpecGIDMappings(),
 	})
 	if err != nil {
