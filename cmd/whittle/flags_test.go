@@ -69,7 +69,7 @@ func TestRegistryFlags(t *testing.T) {
 		"registry-ca":       {"string", "", "a PEM file of extra CA certificates for registries"},
 	}
 	root := newRoot()
-	for _, name := range []string{"build", "base", "push", "login", "analyze", "diff"} {
+	for _, name := range []string{"build", "base", "push", "login", "analyze", "diff", "inspect"} {
 		cmd, _, err := root.Find([]string{name})
 		if err != nil || cmd.Name() != name {
 			t.Fatalf("finding whittle %s: %v", name, err)
