@@ -33,7 +33,7 @@ type buildFlags struct {
 	labels, annotations, hosts, noCacheFilter, allow                []string
 	cacheTo, cacheFrom                                              []string
 	secrets, ssh                                                    []string
-	noCache, pull, quiet, push                                      bool
+	noCache, pull, quiet, push, load                                bool
 	jobs                                                            int
 	registry                                                        registryFlags
 }
@@ -103,6 +103,7 @@ standard input and the context from CONTEXT.`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image digest")
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "where the result goes: type=image|oci|docker|tar|local|registry[,dest=PATH][,name=NAME][,push=true]; repeatable")
 	fl.BoolVar(&f.push, "push", false, "push the image to its registry (same as --output type=registry)")
+	fl.BoolVar(&f.load, "load", false, "put the image in the local store, whittle's image store (same as --output type=image, the default)")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image's digest to this file")
 	fl.StringVar(&f.network, "network", "host", "network of RUN steps: host or none")
 	fl.StringVar(&f.platform, "platform", "", "target platform (default the host's, e.g. linux/amd64)")
@@ -223,6 +224,9 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 	}
 	if f.push {
 		o.Outputs = append(o.Outputs, output.Spec{Type: "registry"})
+	}
+	if f.load {
+		o.Outputs = append(o.Outputs, output.Spec{Type: output.TypeImage, Attrs: map[string]string{}})
 	}
 	for _, s := range f.cacheTo {
 		spec, err := remotecache.ParseTo(s)

@@ -87,8 +87,8 @@ func TestRegistryFlags(t *testing.T) {
 	}
 }
 
-// TestBuildDockerFlags: --label, --annotation, --add-host, --no-cache-filter, --allow and
-// --metadata-file reach the build's options as docker build reads them, and
+// TestBuildDockerFlags: --label, --annotation, --add-host, --no-cache-filter, --allow,
+// --load and --metadata-file reach the build's options as docker build reads them, and
 // bad values are refused before anything is opened.
 func TestBuildDockerFlags(t *testing.T) {
 	f := &buildFlags{
@@ -98,6 +98,7 @@ func TestBuildDockerFlags(t *testing.T) {
 		hosts:         []string{"db:10.0.0.7", "gw=host-gateway"},
 		noCacheFilter: []string{"deps, build", "test"},
 		allow:         []string{"network.host", "security.insecure"},
+		load:          true, push: true,
 	}
 	o, err := f.options(".")
 	if err != nil {
@@ -121,6 +122,9 @@ func TestBuildDockerFlags(t *testing.T) {
 	}
 	if !o.AllowInsecure {
 		t.Errorf("--allow security.insecure did not allow it")
+	}
+	if len(o.Outputs) != 2 || o.Outputs[0].Type != "registry" || o.Outputs[1].Type != "image" {
+		t.Errorf("--push --load: outputs %+v, want registry and image", o.Outputs)
 	}
 	if o.MetadataFile != "md.json" {
 		t.Errorf("metadata file = %q", o.MetadataFile)
