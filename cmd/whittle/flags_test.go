@@ -98,7 +98,8 @@ func TestBuildDockerFlags(t *testing.T) {
 		hosts:         []string{"db:10.0.0.7", "gw=host-gateway"},
 		noCacheFilter: []string{"deps, build", "test"},
 		allow:         []string{"network.host", "security.insecure"},
-		load:          true, push: true,
+		load:          true,
+		push:          true,
 	}
 	o, err := f.options(".")
 	if err != nil {
