@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -28,7 +29,7 @@ import (
 
 type buildFlags struct {
 	file, target, progress, iidfile, network, platform, compression string
-	metadataFile                                                    string
+	metadataFile, provenance, sbom                                  string
 	tags, buildArgs, outputs, contexts                              []string
 	labels, annotations, hosts, noCacheFilter, allow                []string
 	cacheTo, cacheFrom                                              []string
@@ -97,6 +98,8 @@ standard input and the context from CONTEXT.`,
 	fl.StringArrayVar(&f.annotations, "annotation", nil, "set an annotation on the image manifest (KEY=VALUE or manifest:KEY=VALUE); repeatable")
 	fl.StringArrayVar(&f.hosts, "add-host", nil, "add a line to RUN's /etc/hosts (NAME:IP, or NAME:host-gateway for the host); repeatable")
 	fl.StringArrayVar(&f.allow, "allow", nil, "allow an entitlement: security.insecure (RUN --security=insecure) or network.host (RUN --network=host, always allowed); repeatable")
+	fl.StringVar(&f.provenance, "provenance", "", "false: make no provenance attestation (whittle makes none; other values are refused)")
+	fl.StringVar(&f.sbom, "sbom", "", "false: make no SBOM attestation (whittle makes none; other values are refused)")
 	fl.StringVar(&f.metadataFile, "metadata-file", "", "write the build result's metadata (image digest, config digest, names) to this JSON file")
 	fl.BoolVar(&f.pull, "pull", false, "ask registries for base images even when the store has them")
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, tty, json or quiet")
@@ -128,8 +131,20 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 	if f.file == "-" && contextDir == "-" {
 		return o, fmt.Errorf("-f - and a context of -: standard input cannot be both the Dockerfile and the build context")
 	}
-	if f.network != "host" && f.network != "none" {
+	switch f.network {
+	case "default":
+		// docker buildx's name for the builder's default: here, host.
+		o.Network = "host"
+	case "host", "none":
+	default:
 		return o, fmt.Errorf("--network=%s: want host or none", f.network)
+	}
+	for _, a := range []struct{ flag, value string }{{"provenance", f.provenance}, {"sbom", f.sbom}} {
+		// CI command lines often turn buildx's attestations off; whittle
+		// makes none, so only "off" can be honoured.
+		if on, err := strconv.ParseBool(a.value); a.value != "" && (err != nil || on) {
+			return o, fmt.Errorf("--%s=%s: whittle makes no build attestations (provenance, SBOM); leave the flag out or give --%s=false", a.flag, a.value, a.flag)
+		}
 	}
 	if err := checkProgress(f.progress); err != nil {
 		return o, err

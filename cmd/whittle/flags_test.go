@@ -88,7 +88,7 @@ func TestRegistryFlags(t *testing.T) {
 }
 
 // TestBuildDockerFlags: --label, --annotation, --add-host, --no-cache-filter, --allow,
-// --load and --metadata-file reach the build's options as docker build reads them, and
+// --load, --provenance/--sbom=false, --network=default and --metadata-file reach the build's options as docker build reads them, and
 // bad values are refused before anything is opened.
 func TestBuildDockerFlags(t *testing.T) {
 	f := &buildFlags{
@@ -98,6 +98,8 @@ func TestBuildDockerFlags(t *testing.T) {
 		hosts:         []string{"db:10.0.0.7", "gw=host-gateway"},
 		noCacheFilter: []string{"deps, build", "test"},
 		allow:         []string{"network.host", "security.insecure"},
+		provenance:    "false",
+		sbom:          "0",
 		load:          true,
 		push:          true,
 	}
@@ -124,6 +126,10 @@ func TestBuildDockerFlags(t *testing.T) {
 	if !o.AllowInsecure {
 		t.Errorf("--allow security.insecure did not allow it")
 	}
+	f.network = "default"
+	if o, err := f.options("."); err != nil || o.Network != "host" {
+		t.Errorf("--network=default: network %q, %v; want host", o.Network, err)
+	}
 	if len(o.Outputs) != 2 || o.Outputs[0].Type != "registry" || o.Outputs[1].Type != "image" {
 		t.Errorf("--push --load: outputs %+v, want registry and image", o.Outputs)
 	}
@@ -138,6 +144,9 @@ func TestBuildDockerFlags(t *testing.T) {
 		{"--annotation", "index:k=v", `--annotation "index:k=v": whittle makes single-platform images: only manifest annotations are supported`},
 		{"--annotation", "manifest[linux/amd64]:k=v", `--annotation "manifest[linux/amd64]:k=v": a platform-specific annotation needs a multi-platform build, which whittle does not make`},
 		{"--annotation", "novalue", `--annotation "novalue": want KEY=VALUE or manifest:KEY=VALUE`},
+		{"--provenance", "mode=max", `--provenance=mode=max: whittle makes no build attestations (provenance, SBOM); leave the flag out or give --provenance=false`},
+		{"--sbom", "true", `--sbom=true: whittle makes no build attestations (provenance, SBOM); leave the flag out or give --sbom=false`},
+		{"--network", "bridge", `--network=bridge: want host or none`},
 		{"--allow", "security.insecure,device", `--allow device: unknown entitlement (want security.insecure or network.host)`},
 	} {
 		err := whittleCmd(t, "--root", root, "build", tc.flag, tc.value, t.TempDir())
