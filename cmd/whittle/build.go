@@ -70,10 +70,10 @@ standard input and the context from CONTEXT.`,
 			// Standard input is read only now, in the process that builds
 			// (mountns.Ensure may have started it anew).
 			cleanup, err := f.readStdin(cmd.Context(), cmd.InOrStdin(), st, &o)
+			defer cleanup()
 			if err != nil {
 				return err
 			}
-			defer cleanup()
 			sink := progressSink(f.progress, f.quiet)
 			o.Progress = sink
 			res, err := build.Build(cmd.Context(), st, o)
@@ -108,7 +108,7 @@ standard input and the context from CONTEXT.`,
 	fl.BoolVar(&f.push, "push", false, "push the image to its registry (same as --output type=registry)")
 	fl.BoolVar(&f.load, "load", false, "put the image in the local store, whittle's image store (same as --output type=image, the default)")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image's digest to this file")
-	fl.StringVar(&f.network, "network", "host", "network of RUN steps: host or none")
+	fl.StringVar(&f.network, "network", "host", "network of RUN steps: host (default, also named default) or none")
 	fl.StringVar(&f.platform, "platform", "", "target platform (default the host's, e.g. linux/amd64)")
 	fl.IntVar(&f.jobs, "jobs", 0, "how many steps may run at once (default the number of CPUs)")
 	fl.StringVar(&f.compression, "compression", "gzip", "compression of new layers: gzip, zstd or none")
