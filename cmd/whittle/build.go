@@ -29,9 +29,9 @@ import (
 
 type buildFlags struct {
 	file, target, progress, iidfile, network, platform, compression string
-	metadataFile, provenance, sbom                                  string
+	metadataFile, provenance, sbom, shmSize                         string
 	tags, buildArgs, outputs, contexts                              []string
-	labels, annotations, hosts, noCacheFilter, allow                []string
+	labels, annotations, hosts, noCacheFilter, allow, ulimits       []string
 	cacheTo, cacheFrom                                              []string
 	secrets, ssh                                                    []string
 	noCache, pull, quiet, push, load                                bool
@@ -97,6 +97,8 @@ standard input and the context from CONTEXT.`,
 	fl.StringArrayVar(&f.labels, "label", nil, "set an image label (KEY=VALUE); repeatable")
 	fl.StringArrayVar(&f.annotations, "annotation", nil, "set an annotation on the image manifest (KEY=VALUE or manifest:KEY=VALUE); repeatable")
 	fl.StringArrayVar(&f.hosts, "add-host", nil, "add a line to RUN's /etc/hosts (NAME:IP, or NAME:host-gateway for the host); repeatable")
+	fl.StringVar(&f.shmSize, "shm-size", "", "size of RUN's /dev/shm (bytes, or with k, m, g; default 64m)")
+	fl.StringArrayVar(&f.ulimits, "ulimit", nil, "a resource limit of RUN steps (NAME=SOFT[:HARD], e.g. nofile=1024:4096); repeatable")
 	fl.StringArrayVar(&f.allow, "allow", nil, "allow an entitlement: security.insecure (RUN --security=insecure) or network.host (RUN --network=host, always allowed); repeatable")
 	fl.StringVar(&f.provenance, "provenance", "", "false: make no provenance attestation (whittle makes none; other values are refused)")
 	fl.StringVar(&f.sbom, "sbom", "", "false: make no SBOM attestation (whittle makes none; other values are refused)")
@@ -189,6 +191,20 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 			return o, err
 		}
 		o.Hosts = append(o.Hosts, host)
+	}
+	if f.shmSize != "" {
+		n, err := step.ParseSize(f.shmSize)
+		if err != nil {
+			return o, fmt.Errorf("--shm-size: %w", err)
+		}
+		o.ShmSize = n
+	}
+	for _, u := range f.ulimits {
+		l, err := step.ParseUlimit(u)
+		if err != nil {
+			return o, err
+		}
+		o.Ulimits = append(o.Ulimits, l)
 	}
 	for _, a := range f.allow {
 		for e := range strings.SplitSeq(a, ",") {

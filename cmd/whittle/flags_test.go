@@ -13,6 +13,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+
+	"github.com/whittle-build/whittle/internal/step"
 )
 
 // TestBaseBadFlags: whittle base refuses a bad --progress or -t as whittle
@@ -88,7 +90,8 @@ func TestRegistryFlags(t *testing.T) {
 }
 
 // TestBuildDockerFlags: --label, --annotation, --add-host, --no-cache-filter, --allow,
-// --load, --provenance/--sbom=false, --network=default and --metadata-file reach the build's options as docker build reads them, and
+// --load, --provenance/--sbom=false, --network=default, --shm-size, --ulimit and
+// --metadata-file reach the build's options as docker build reads them, and
 // bad values are refused before anything is opened.
 func TestBuildDockerFlags(t *testing.T) {
 	f := &buildFlags{
@@ -99,6 +102,8 @@ func TestBuildDockerFlags(t *testing.T) {
 		noCacheFilter: []string{"deps, build", "test"},
 		allow:         []string{"network.host", "security.insecure"},
 		provenance:    "false",
+		shmSize:       "1g",
+		ulimits:       []string{"nofile=1024:4096"},
 		sbom:          "0",
 		load:          true,
 		push:          true,
@@ -122,6 +127,9 @@ func TestBuildDockerFlags(t *testing.T) {
 	}
 	if want := []string{"deps", "build", "test"}; !slices.Equal(o.NoCacheFilter, want) {
 		t.Errorf("no-cache-filter = %q, want %q", o.NoCacheFilter, want)
+	}
+	if o.ShmSize != 1<<30 || len(o.Ulimits) != 1 || o.Ulimits[0] != (step.Ulimit{Name: "nofile", Soft: 1024, Hard: 4096}) {
+		t.Errorf("--shm-size 1g --ulimit nofile=1024:4096: %d, %+v", o.ShmSize, o.Ulimits)
 	}
 	if !o.AllowInsecure {
 		t.Errorf("--allow security.insecure did not allow it")
@@ -147,6 +155,8 @@ func TestBuildDockerFlags(t *testing.T) {
 		{"--provenance", "mode=max", `--provenance=mode=max: whittle makes no build attestations (provenance, SBOM); leave the flag out or give --provenance=false`},
 		{"--sbom", "true", `--sbom=true: whittle makes no build attestations (provenance, SBOM); leave the flag out or give --sbom=false`},
 		{"--network", "bridge", `--network=bridge: want host or none`},
+		{"--shm-size", "lots", `--shm-size: "lots" is not a size (bytes, or a number with k, m, g or t)`},
+		{"--ulimit", "nofile=9:1", `--ulimit "nofile=9:1": the soft limit is above the hard one`},
 		{"--allow", "security.insecure,device", `--allow device: unknown entitlement (want security.insecure or network.host)`},
 	} {
 		err := whittleCmd(t, "--root", root, "build", tc.flag, tc.value, t.TempDir())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -33,10 +34,10 @@ func (sandboxRunner) Run(ctx context.Context, p *step.Process) error {
 		}
 		mounts = append(mounts, sm)
 	}
-	if len(p.Hosts) > 0 {
+	if len(p.Settings.Hosts) > 0 {
 		// BuildKit writes a hosts file for each step that has extra
 		// hosts; a RUN --mount at /etc/hosts, later in the list, wins.
-		hosts, cleanup, err := sandbox.WriteHostsFile("", step.HostLines(p.Hosts))
+		hosts, cleanup, err := sandbox.WriteHostsFile("", step.HostLines(p.Settings.Hosts))
 		if err != nil {
 			return err
 		}
@@ -47,6 +48,7 @@ func (sandboxRunner) Run(ctx context.Context, p *step.Process) error {
 		Args: p.Args, Env: p.Env, Cwd: p.Cwd,
 		UID: p.UID, GID: p.GID, AdditionalGIDs: p.Groups,
 		Network: p.Network, Mounts: mounts, Privileged: p.Privileged,
+		ShmSize: p.Settings.ShmSize, Rlimits: rlimits(p.Settings.Ulimits),
 		ParentGIDMappings: userns.Current().SpecGIDMappings(),
 	})
 	if err != nil {
@@ -95,4 +97,13 @@ func newSnapshotter(st *store.Store) (snapshot.Snapshotter, error) {
 		return snapshot.NewCopy(dir)
 	}
 	return snapshot.New(dir, st.OverlayStamp())
+}
+
+// rlimits are --ulimit values as runtime-spec rlimits.
+func rlimits(us []step.Ulimit) []specs.POSIXRlimit {
+	var out []specs.POSIXRlimit
+	for _, u := range us {
+		out = append(out, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(u.Name), Soft: u.Soft, Hard: u.Hard})
+	}
+	return out
 }

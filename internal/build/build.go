@@ -76,6 +76,11 @@ type Options struct {
 	Network string
 	// Hosts are added to every RUN's /etc/hosts (--add-host).
 	Hosts []step.Host
+	// ShmSize is the size of every RUN's /dev/shm in bytes (--shm-size);
+	// 0 is 64 MiB.
+	ShmSize int64
+	// Ulimits are every RUN's resource limits (--ulimit).
+	Ulimits []step.Ulimit
 	// AllowInsecure lets RUN --security=insecure run, with every
 	// capability and the host's devices (--allow security.insecure);
 	// without it such a build fails before any step runs, as in BuildKit.
@@ -206,7 +211,7 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 		Jobs:          o.Jobs,
 		Epoch:         o.Epoch,
 		Network:       o.Network,
-		Hosts:         o.Hosts,
+		RunSettings:   step.Settings{Hosts: o.Hosts, ShmSize: o.ShmSize, Ulimits: o.Ulimits},
 		Compression:   exportCompression(o),
 		Secrets:       secretStore,
 		SSH:           agents,

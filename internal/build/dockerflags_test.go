@@ -229,3 +229,29 @@ RUN mkdir -p /m && mount -t tmpfs tmpfs /m && umount /m && echo ok > /insecure
 		t.Errorf("the sandboxed mount found the insecure step's cache record")
 	}
 }
+
+// TestShmSizeAndUlimit: --shm-size sizes every RUN's /dev/shm and --ulimit
+// sets its limits; both are part of the RUN's key.
+func TestShmSizeAndUlimit(t *testing.T) {
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{"Dockerfile": `FROM busybox
+RUN grep ' /dev/shm ' /proc/mounts | grep -o 'size=[0-9]*k' > /shm; ulimit -n > /nofile; ulimit -Hn >> /nofile
+`})
+	nofile, _ := step.ParseUlimit("nofile=123:456")
+	img, _ := e.mustBuild(dir, Options{ShmSize: 128 << 20, Ulimits: []step.Ulimit{nofile}})
+	fs := filesystem(t, img)
+	if fs["/shm"].content != "size=131072k\n" || fs["/nofile"].content != "123\n456\n" {
+		t.Errorf("/shm = %q, /nofile = %q", fs["/shm"].content, fs["/nofile"].content)
+	}
+	img, evs := e.mustBuild(dir, Options{})
+	if ran := evs.executed("RUN"); len(ran) != 1 {
+		t.Errorf("without the settings, ran %q; want the RUN again", ran)
+	}
+	if got := filesystem(t, img)["/shm"].content; got != "size=65536k\n" {
+		t.Errorf("default /dev/shm: %q", got)
+	}
+	_, evs = e.mustBuild(dir, Options{ShmSize: 128 << 20, Ulimits: []step.Ulimit{nofile}})
+	if ran := evs.executed("RUN"); len(ran) != 0 {
+		t.Errorf("the same settings again ran %q", ran)
+	}
+}

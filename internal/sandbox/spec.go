@@ -82,6 +82,11 @@ type Options struct {
 	Terminal bool
 	// ReadOnlyRoot mounts the root filesystem read-only.
 	ReadOnlyRoot bool
+	// ShmSize is the size of /dev/shm in bytes; 0 is 64 MiB, Docker's.
+	ShmSize int64
+	// Rlimits replace the limits the process inherits, one per type
+	// ("RLIMIT_NOFILE").
+	Rlimits []specs.POSIXRlimit
 	// Privileged is BuildKit's insecure mode (RUN --security=insecure, what
 	// `docker run --privileged` grants): every capability whittle holds, in
 	// every set and for any user; no masked or read-only paths under /proc
@@ -166,6 +171,14 @@ func NewSpec(rootfs string, o Options) (*specs.Spec, error) {
 	}
 
 	mounts := defaultMounts(network, inUserNS, gidMaps)
+	if o.ShmSize > 0 {
+		for i, m := range mounts {
+			if m.Destination == "/dev/shm" {
+				mounts[i].Options = append(slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return strings.HasPrefix(o, "size=") }),
+					fmt.Sprintf("size=%dk", (o.ShmSize+1023)/1024))
+			}
+		}
+	}
 	devices := defaultDevices()
 	masked, readonly := slices.Clone(maskedPaths), slices.Clone(readonlyPaths)
 	noNewPrivs := !o.NewPrivileges
@@ -202,6 +215,7 @@ func NewSpec(rootfs string, o Options) (*specs.Spec, error) {
 			Cwd:             path.Clean(cwd),
 			Capabilities:    caps,
 			NoNewPrivileges: noNewPrivs,
+			Rlimits:         slices.Clone(o.Rlimits),
 		},
 		Mounts: dedupMounts(append(mounts, o.Mounts...)),
 		Linux: &specs.Linux{

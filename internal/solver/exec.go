@@ -128,8 +128,8 @@ func (s *Solver) inputs(ctx context.Context, op *plan.Op, runs map[*plan.Stage]*
 		// The network a RUN gets is the build's default unless the
 		// instruction says: a step run offline is not one run online.
 		out = append(out, "network "+s.network(r))
-		if len(s.o.Hosts) > 0 {
-			out = append(out, "hosts "+strings.Join(step.HostLines(s.o.Hosts), "\n"))
+		if k := s.o.RunSettings.Key(); k != "" {
+			out = append(out, k)
 		}
 		for _, m := range r.Mounts {
 			if (m.Type != plan.MountBind && m.Type != plan.MountCache) || m.From.Kind == plan.SourceNone {
@@ -217,7 +217,7 @@ func (s *Solver) execute(ctx context.Context, op *plan.Op, state *State, key v1.
 		if rm, err = s.prepareMounts(ctx, op.Run, srcs, scratch); err != nil {
 			return nil, err
 		}
-		err = step.Run(ctx, active.Root(), op.Run, s.o.Sandbox, step.RunOptions{Network: s.o.Network, Hosts: s.o.Hosts, Output: tail, Scratch: scratch, Mounts: rm.mounts, Env: rm.env})
+		err = step.Run(ctx, active.Root(), op.Run, s.o.Sandbox, step.RunOptions{Network: s.o.Network, Settings: s.o.RunSettings, Output: tail, Scratch: scratch, Mounts: rm.mounts, Env: rm.env})
 		if rerr := rm.release(); rerr != nil && err == nil {
 			err = fmt.Errorf("releasing mounts: %w", rerr)
 		}

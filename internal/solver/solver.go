@@ -68,9 +68,9 @@ type Options struct {
 	Compression archive.Compression
 	// Network is the default network of RUN: "host" (default) or "none".
 	Network string
-	// Hosts are added to every RUN's /etc/hosts (`--add-host`); they are
-	// part of every RUN's cache key.
-	Hosts []step.Host
+	// RunSettings are the build's --add-host, --shm-size and --ulimit for
+	// every RUN; they are part of every RUN's cache key.
+	RunSettings step.Settings
 	// Secrets are what RUN --mount=type=secret reads. Default none: a
 	// required secret is an error, an optional one is left out.
 	Secrets Secrets

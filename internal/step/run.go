@@ -29,8 +29,8 @@ type Process struct {
 	Network string
 	// Mounts are extra mounts (RUN --mount), in order.
 	Mounts []Mount
-	// Hosts are added to the sandbox's /etc/hosts, after localhost.
-	Hosts []Host
+	// Settings are the build's --add-host, --shm-size and --ulimit.
+	Settings Settings
 	// Privileged is RUN --security=insecure: every capability, the
 	// host's devices, nothing masked.
 	Privileged bool
@@ -65,8 +65,8 @@ type RunOptions struct {
 	Network string
 	// Mounts are the instruction's mounts, prepared by the caller.
 	Mounts []Mount
-	// Hosts are the build's `--add-host` entries.
-	Hosts []Host
+	// Settings are the build's --add-host, --shm-size and --ulimit.
+	Settings Settings
 	// Env are extra KEY=VALUE variables for the process (secrets exposed
 	// with env=, SSH_AUTH_SOCK), replacing the instruction's variables of
 	// the same name. They are not part of the instruction: nothing records
@@ -130,7 +130,7 @@ func Run(ctx context.Context, rootfs string, r *plan.Run, sb Sandbox, o RunOptio
 	p := &Process{
 		Rootfs: rootfs, Args: r.Args, Env: mergeEnv(r.Env, o.Env), Cwd: cwd,
 		UID: ids.UID, GID: ids.GID, Groups: ids.Groups,
-		Network: network, Mounts: mounts, Hosts: o.Hosts,
+		Network: network, Mounts: mounts, Settings: o.Settings,
 		Privileged: r.Security == plan.SecurityInsecure,
 		Stdin:      o.Stdin, Stdout: out, Stderr: out,
 	}
