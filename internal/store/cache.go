@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -63,6 +64,11 @@ func (s *Store) Cache(key v1.Hash) (*CacheRecord, error) {
 			return nil, fmt.Errorf("cache record %s: blob %s is gone: %w", key, h, ErrNotFound)
 		}
 	}
+	// The record's modification time is when it was last used, for
+	// `prune --filter unused-for=`. (Best effort: a read-only store still
+	// serves its records.)
+	now := time.Now()
+	os.Chtimes(s.cachePath(key), now, now)
 	return &rec, nil
 }
 

@@ -3,11 +3,13 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
@@ -18,6 +20,9 @@ type PruneOptions struct {
 	// Cache also drops the build cache (step records and cache mounts), so
 	// the layers only it kept alive go too. Default false.
 	Cache bool
+	// UnusedFor, when not zero, drops the cache records not used (written
+	// or found by a build) for that long, and so what only they kept.
+	UnusedFor time.Duration
 }
 
 // PruneReport says what Prune removed.
@@ -38,6 +43,14 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (*PruneReport, err
 	s.sweep()
 
 	rep := &PruneReport{}
+	if opts.UnusedFor > 0 && !opts.Cache {
+		n, b, err := s.removeUnused(time.Now().Add(-opts.UnusedFor))
+		rep.CacheRecords += n
+		rep.Bytes += b
+		if err != nil {
+			return rep, err
+		}
+	}
 	if opts.Cache {
 		for _, dir := range []string{"cache/sha256", "mounts"} {
 			n, b, err := s.removeChildren(s.path(dir))
@@ -158,6 +171,24 @@ func (s *Store) markManifest(h v1.Hash, blobs, layers map[v1.Hash]bool) error {
 		blobs[l.Digest] = true
 	}
 	return nil
+}
+
+// removeUnused removes the cache records last used before t.
+func (s *Store) removeUnused(t time.Time) (n int, bytes int64, err error) {
+	dir := s.path("cache", "sha256")
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil || !fi.ModTime().Before(t) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return n, bytes, fmt.Errorf("pruning cache record %s: %w", e.Name(), err)
+		}
+		n++
+		bytes += fi.Size()
+	}
+	return n, bytes, nil
 }
 
 // markCache marks what the cache records reference.

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -253,6 +255,50 @@ func TestPrune(t *testing.T) {
 	}
 	if _, err := s.Cache(key); !errors.Is(err, ErrNotFound) {
 		t.Error("prune --cache kept the cache record")
+	}
+}
+
+// TestPruneUnusedFor: --filter unused-for drops the records no build used
+// for that long, and the snapshots only they kept; a record a build found
+// (Cache) counts as used then, whatever its age.
+func TestPruneUnusedFor(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	snapshot := func(content string) v1.Hash {
+		l, _ := random.Layer(100, "application/vnd.oci.image.layer.v1.tar")
+		d, _ := l.DiffID()
+		dir, _ := s.TempDir("snap-")
+		os.WriteFile(filepath.Join(dir, "f"), []byte(content), 0o644)
+		if err := s.CommitSnapshot(d, dir); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	key := func(c string) v1.Hash { return v1.Hash{Algorithm: "sha256", Hex: strings.Repeat(c, 64)} }
+	old, used, recent := snapshot("old"), snapshot("used"), snapshot("recent")
+	s.PutCache(key("a"), &CacheRecord{Layers: []v1.Hash{old}, Value: []byte(`{}`)})
+	s.PutCache(key("b"), &CacheRecord{Layers: []v1.Hash{used}, Value: []byte(`{}`)})
+	s.PutCache(key("c"), &CacheRecord{Layers: []v1.Hash{recent}, Value: []byte(`{}`)})
+	long := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(s.cachePath(key("a")), long, long)
+	os.Chtimes(s.cachePath(key("b")), long, long)
+	if _, err := s.Cache(key("b")); err != nil { // a build finds it now
+		t.Fatal(err)
+	}
+	rep, err := s.Prune(ctx, PruneOptions{UnusedFor: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.CacheRecords != 1 || rep.Snapshots != 1 {
+		t.Errorf("pruned %d records, %d snapshots; want 1 and 1", rep.CacheRecords, rep.Snapshots)
+	}
+	if s.HasSnapshot(old) || !s.HasSnapshot(used) || !s.HasSnapshot(recent) {
+		t.Errorf("snapshots left: old %v, used %v, recent %v; want only used and recent", s.HasSnapshot(old), s.HasSnapshot(used), s.HasSnapshot(recent))
+	}
+	for _, c := range []string{"b", "c"} {
+		if _, err := s.Cache(key(c)); err != nil {
+			t.Errorf("record %s: %v", c, err)
+		}
 	}
 }
 
