@@ -156,6 +156,10 @@ func parse(flag, s string, export bool) (Spec, error) {
 		}
 	case "":
 		return bad("no type= (registry or local)")
+	case "inline":
+		return bad("whittle's cache does not travel inside images: export it beside them with --cache-to type=registry,ref=REPO:buildcache,mode=max and import it with --cache-from type=registry,ref=REPO:buildcache")
+	case "gha", "s3", "azblob":
+		return bad("type=%s is not supported: use type=registry (any OCI registry) or type=local (a directory your CI caches)", spec.Type)
 	default:
 		return bad("unknown type %q (want registry or local)", spec.Type)
 	}

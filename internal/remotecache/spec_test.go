@@ -2,6 +2,7 @@ package remotecache
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/whittle-build/whittle/internal/archive"
@@ -56,5 +57,21 @@ func TestParse(t *testing.T) {
 				t.Errorf("parsed %q as %+v, want %+v", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseOtherBackends: BuildKit's other cache backends get an error that
+// says what to use instead.
+func TestParseOtherBackends(t *testing.T) {
+	for in, want := range map[string]string{
+		"type=inline":                   "--cache-to type=registry,ref=REPO:buildcache,mode=max",
+		"type=gha,scope=main":           "type=gha is not supported: use type=registry",
+		"type=s3,bucket=x,region=eu":    "type=s3 is not supported: use type=registry",
+		"type=azblob,account_url=https": "type=azblob is not supported",
+		"type=bogus":                    `unknown type "bogus"`,
+	} {
+		if _, err := ParseTo(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseTo(%q) = %v, want an error saying %q", in, err, want)
+		}
 	}
 }
