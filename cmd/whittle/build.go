@@ -17,6 +17,7 @@ import (
 	"github.com/whittle-build/whittle/internal/archive"
 	"github.com/whittle-build/whittle/internal/build"
 	"github.com/whittle-build/whittle/internal/buildcontext"
+	"github.com/whittle-build/whittle/internal/download"
 	"github.com/whittle-build/whittle/internal/mountns"
 	"github.com/whittle-build/whittle/internal/output"
 	"github.com/whittle-build/whittle/internal/progress"
@@ -42,17 +43,19 @@ type buildFlags struct {
 func newBuild(g *globals) *cobra.Command {
 	f := &buildFlags{}
 	cmd := &cobra.Command{
-		Use:   "build [flags] CONTEXT|-",
+		Use:   "build [flags] CONTEXT|URL|-",
 		Short: "Build an image from a Dockerfile",
 		Long: `Build an image from a Dockerfile, with BuildKit's semantics: stages the
 target needs run concurrently, RUN steps run in Linux namespaces, and every
 step is cached by what it reads. The result goes to the local store (named
 by -t) unless --output says otherwise.
 
-As with docker build, a CONTEXT of "-" reads standard input: a tar archive
-(plain, gzip, bzip2, xz or zstd) is the context, anything else the
-Dockerfile of a build with an empty context; -f - reads the Dockerfile from
-standard input and the context from CONTEXT.`,
+As with docker build, a CONTEXT of "-" reads standard input, and an http(s)
+URL is downloaded: a tar archive (plain, gzip, bzip2, xz or zstd) is the
+context, anything else the Dockerfile of a build with an empty context; -f
+then names a file in the archive. -f - reads the Dockerfile from standard
+input and the context from CONTEXT. (Git repositories are not supported as
+contexts: clone them first.)`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := f.options(args[0])
@@ -67,9 +70,9 @@ standard input and the context from CONTEXT.`,
 				return err
 			}
 			defer st.Close()
-			// Standard input is read only now, in the process that builds
-			// (mountns.Ensure may have started it anew).
-			cleanup, err := f.readStdin(cmd.Context(), cmd.InOrStdin(), st, &o)
+			// Standard input and remote contexts are read only now, in the
+			// process that builds (mountns.Ensure may have started it anew).
+			cleanup, err := f.readInputs(cmd.Context(), cmd.InOrStdin(), st, &o)
 			defer cleanup()
 			if err != nil {
 				return err
@@ -307,38 +310,78 @@ func parseAnnotation(s string) (key, value string, err error) {
 	return k, v, nil
 }
 
-// readStdin reads what standard input holds for the build: the Dockerfile
-// (-f -), or the context or a Dockerfile (a context of -), unpacked into a
-// directory of the store's that cleanup removes.
-func (f *buildFlags) readStdin(ctx context.Context, in io.Reader, st *store.Store, o *build.Options) (cleanup func(), err error) {
+// readInputs reads what the build takes from elsewhere than a directory:
+// the Dockerfile from standard input (-f -), and a context of - or an
+// http(s) URL, which holds a tar archive (unpacked into a directory of the
+// store's that cleanup removes) or a Dockerfile (with an empty context).
+func (f *buildFlags) readInputs(ctx context.Context, in io.Reader, st *store.Store, o *build.Options) (cleanup func(), err error) {
 	cleanup = func() {}
-	switch {
-	case f.file == "-":
+	if f.file == "-" {
 		if o.DockerfileData, err = io.ReadAll(in); err != nil {
 			return cleanup, fmt.Errorf("reading the Dockerfile from standard input: %w", err)
 		}
+	}
+	var src io.Reader
+	from := o.ContextDir
+	switch {
 	case o.ContextDir == "-":
-		dir, err := st.TempDir("context-")
+		src, from = in, "standard input"
+	case isURL(o.ContextDir):
+		if isGitURL(o.ContextDir) {
+			return cleanup, fmt.Errorf("%s: Git repositories as build contexts are not supported by this version of whittle: clone it and build the directory", o.ContextDir)
+		}
+		fl, err := download.New(st, nil).Resolve(ctx, o.ContextDir)
 		if err != nil {
 			return cleanup, err
 		}
-		cleanup = func() { os.RemoveAll(dir) }
-		df, err := buildcontext.FromReader(ctx, in, dir)
+		r, err := st.OpenBlob(fl.Digest)
 		if err != nil {
 			return cleanup, err
 		}
-		o.ContextDir, o.TempContext = dir, true
-		if df != nil {
-			if f.file != "" {
-				return cleanup, fmt.Errorf("-f %s: standard input held a Dockerfile, not a build context to find %s in", f.file, f.file)
-			}
-			o.DockerfileData = df
-		} else if f.file != "" {
-			// -f names a file of the context read from standard input.
-			o.Dockerfile = filepath.Join(dir, filepath.FromSlash(path.Clean("/"+f.file)))
-		}
+		defer r.Close()
+		src = r
+	default:
+		return cleanup, nil
+	}
+	dir, err := st.TempDir("context-")
+	if err != nil {
+		return cleanup, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	df, err := buildcontext.FromReader(ctx, src, dir, from)
+	if err != nil {
+		return cleanup, err
+	}
+	o.ContextDir, o.TempContext = dir, from
+	switch {
+	case df != nil && f.file == "-":
+		// The Dockerfile came from stdin already; the URL held another.
+		return cleanup, fmt.Errorf("-f - with %s: it holds a Dockerfile, not a build context", from)
+	case df != nil && f.file != "":
+		return cleanup, fmt.Errorf("-f %s: %s held a Dockerfile, not a build context to find %s in", f.file, from, f.file)
+	case df != nil:
+		o.DockerfileData = df
+	case f.file != "" && f.file != "-":
+		// -f names a file of the context read from the archive.
+		o.Dockerfile = filepath.Join(dir, filepath.FromSlash(path.Clean("/"+f.file)))
 	}
 	return cleanup, nil
+}
+
+// isURL says whether a build context is a remote one.
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "git://") || strings.HasPrefix(s, "git@")
+}
+
+// isGitURL says whether a remote context names a Git repository, by
+// docker's rules: git:// or git@, or an http(s) URL ending in .git (with
+// an optional #ref:dir).
+func isGitURL(s string) bool {
+	if strings.HasPrefix(s, "git://") || strings.HasPrefix(s, "git@") {
+		return true
+	}
+	u, _, _ := strings.Cut(s, "#")
+	return strings.HasSuffix(u, ".git")
 }
 
 // progressSink picks the renderer: a live view on a terminal, plain text

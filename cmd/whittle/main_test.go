@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +41,7 @@ func TestMain(m *testing.M) {
 //	storeok                   the store at $ROOT is consistent (see checkStore)
 //	cmptrim FILE1 FILE2       the files are equal but for leading and trailing white space
 //	nostack                   stderr of the last command holds no Go panic or stack trace
+//	serve DIR                 serve DIR over HTTP on 127.0.0.1 until the script ends; $SERVER is its URL
 func TestScript(t *testing.T) {
 	testutil.RequireRoot(t)
 	busybox := testutil.BusyboxImage(t)
@@ -99,6 +102,14 @@ func TestScript(t *testing.T) {
 				if (a == b) == neg {
 					ts.Fatalf("%s = %q, %s = %q", args[0], a, args[1], b)
 				}
+			},
+			"serve": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: serve DIR")
+				}
+				srv := httptest.NewServer(http.FileServer(http.Dir(ts.MkAbs(args[0]))))
+				ts.Defer(srv.Close)
+				ts.Setenv("SERVER", srv.URL)
 			},
 			"nostack": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 0 {

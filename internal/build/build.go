@@ -48,9 +48,10 @@ type Options struct {
 	// input: -f -, or `whittle build -`); Dockerfile is then unused, and
 	// only the context's .dockerignore applies.
 	DockerfileData []byte
-	// TempContext says that ContextDir is a temporary directory (a context
-	// read from standard input): the checksums of its files are not kept.
-	TempContext bool
+	// TempContext, when set, says where ContextDir, a temporary directory,
+	// came from ("standard input", a URL): the checksums of its files are
+	// not kept, and messages name the source.
+	TempContext string
 	// Tags name the image in the store (and in docker/oci outputs).
 	Tags []string
 	// Target is the stage to build; default the last.
@@ -294,9 +295,9 @@ func readDockerfile(o Options) ([]byte, error) {
 	}
 	b, err := os.ReadFile(o.Dockerfile)
 	switch {
-	case errors.Is(err, fs.ErrNotExist) && o.TempContext:
+	case errors.Is(err, fs.ErrNotExist) && o.TempContext != "":
 		rel, _ := filepath.Rel(o.ContextDir, o.Dockerfile)
-		return nil, fmt.Errorf("the build context read from standard input has no %s: add it to the archive, or name another file of it with -f", rel)
+		return nil, fmt.Errorf("the build context read from %s has no %s: add it to the archive, or name another file of it with -f", o.TempContext, rel)
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("no Dockerfile at %s: add one, or name another with -f", o.Dockerfile)
 	case err != nil:
@@ -372,7 +373,7 @@ func openContexts(st *store.Store, o Options) (map[string]*buildcontext.Context,
 		return nil, err
 	}
 	var state buildcontext.StateStore
-	if !o.TempContext {
+	if o.TempContext == "" {
 		state = contextState(st, o.ContextDir)
 	}
 	main, err := buildcontext.Open(o.ContextDir, buildcontext.Options{Ignore: ignore, State: state})

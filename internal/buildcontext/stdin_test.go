@@ -45,7 +45,7 @@ func TestFromReader(t *testing.T) {
 	// A Dockerfile, long or short, comes back as is; dir stays empty.
 	for _, df := range []string{"FROM busybox\n", strings.Repeat("# a comment line\n", 200) + "FROM busybox\n", ""} {
 		dir := t.TempDir()
-		got, err := FromReader(t.Context(), strings.NewReader(df), dir)
+		got, err := FromReader(t.Context(), strings.NewReader(df), dir, "standard input")
 		if err != nil || string(got) != df {
 			t.Errorf("FromReader(Dockerfile of %d bytes) = %d bytes, %v", len(df), len(got), err)
 		}
@@ -57,7 +57,7 @@ func TestFromReader(t *testing.T) {
 	entries := [][2]string{{"Dockerfile", "FROM busybox\nCOPY a /a\n"}, {"sub/", ""}, {"sub/a", strings.Repeat("x", 3000)}}
 	for _, c := range []archive.Compression{archive.None, archive.Gzip, archive.Zstd} {
 		dir := t.TempDir()
-		got, err := FromReader(t.Context(), bytes.NewReader(tarOf(t, c, entries)), dir)
+		got, err := FromReader(t.Context(), bytes.NewReader(tarOf(t, c, entries)), dir, "standard input")
 		if err != nil || got != nil {
 			t.Errorf("%s tar: Dockerfile %q, %v; want an unpacked context", c, got, err)
 			continue
@@ -74,7 +74,7 @@ func TestFromReader(t *testing.T) {
 	// A hostile tar is refused, and writes nothing outside dir.
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "ctx")
-	_, err := FromReader(t.Context(), bytes.NewReader(tarOf(t, archive.Gzip, [][2]string{{"../escaped", "x"}})), dir)
+	_, err := FromReader(t.Context(), bytes.NewReader(tarOf(t, archive.Gzip, [][2]string{{"../escaped", "x"}})), dir, "standard input")
 	if !errors.Is(err, archive.ErrUnsafePath) || !strings.Contains(err.Error(), "standard input") {
 		t.Errorf("a tar with ../: %v, want an unsafe-path error about standard input", err)
 	}
@@ -82,7 +82,7 @@ func TestFromReader(t *testing.T) {
 		t.Errorf("the tar wrote outside the context")
 	}
 	// Compressed, but not a valid stream.
-	if _, err := FromReader(t.Context(), bytes.NewReader([]byte{0x1f, 0x8b, 0, 0}), t.TempDir()); err == nil {
+	if _, err := FromReader(t.Context(), bytes.NewReader([]byte{0x1f, 0x8b, 0, 0}), t.TempDir(), "standard input"); err == nil {
 		t.Errorf("a broken gzip stream was read as a Dockerfile")
 	}
 }
