@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/docker/cli/cli/config"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -21,6 +22,7 @@ import (
 	"github.com/whittle-build/whittle/internal/mountns"
 	"github.com/whittle-build/whittle/internal/output"
 	"github.com/whittle-build/whittle/internal/progress"
+	"github.com/whittle-build/whittle/internal/registry"
 	"github.com/whittle-build/whittle/internal/remotecache"
 	"github.com/whittle-build/whittle/internal/secrets"
 	"github.com/whittle-build/whittle/internal/sshforward"
@@ -168,6 +170,7 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 		}
 		o.BuildArgs[k] = v
 	}
+	addProxyArgs(o.BuildArgs)
 	for _, l := range f.labels {
 		k, v, _ := strings.Cut(l, "=")
 		if k == "" {
@@ -285,6 +288,31 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 		return o, err
 	}
 	return o, nil
+}
+
+// addProxyArgs adds, as docker build does, the proxies of the Docker
+// client configuration (~/.docker/config.json, or $DOCKER_CONFIG: "proxies":
+// {"default": {"httpProxy": ...}}) as the build args HTTP_PROXY, http_proxy,
+// HTTPS_PROXY, ... that --build-arg did not set. Like any proxy build arg,
+// they reach RUN steps without entering the cache key or the history.
+func addProxyArgs(args map[string]string) {
+	dir, err := registry.ConfigDir()
+	if err != nil {
+		return
+	}
+	cf, err := config.Load(dir)
+	if err != nil || len(cf.Proxies) == 0 {
+		return // an unreadable file is reported where credentials are read
+	}
+	given := map[string]*string{}
+	for k, v := range args {
+		given[k] = &v
+	}
+	for k, v := range cf.ParseProxyConfig("", given) {
+		if _, set := args[k]; !set && v != nil {
+			args[k] = *v
+		}
+	}
 }
 
 // parseAnnotation reads an --annotation as docker buildx does:

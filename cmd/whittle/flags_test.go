@@ -168,3 +168,25 @@ func TestBuildDockerFlags(t *testing.T) {
 		t.Errorf("the store at %s was opened (stat: %v)", root, err)
 	}
 }
+
+// TestProxyBuildArgs: the proxies of the docker client configuration become
+// build args, both spellings, unless --build-arg gives the name (docker's
+// ParseProxyConfig).
+func TestProxyBuildArgs(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", dir)
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"proxies": {"default": {"httpProxy": "http://proxy.corp:3128", "noProxy": "localhost,.corp"}}}`), 0o600)
+	f := &buildFlags{network: "host", progress: "auto", compression: "gzip", buildArgs: []string{"HTTP_PROXY=http://mine:8080"}}
+	o, err := f.options(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"HTTP_PROXY": "http://mine:8080", "http_proxy": "http://proxy.corp:3128", "NO_PROXY": "localhost,.corp", "no_proxy": "localhost,.corp"}
+	if !maps.Equal(o.BuildArgs, want) {
+		t.Errorf("build args %v, want %v", o.BuildArgs, want)
+	}
+	t.Setenv("DOCKER_CONFIG", t.TempDir()) // no config.json: nothing added
+	if o, err := f.options("."); err != nil || len(o.BuildArgs) != 1 {
+		t.Errorf("without a config: %v, %v", o.BuildArgs, err)
+	}
+}

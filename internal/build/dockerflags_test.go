@@ -255,3 +255,32 @@ RUN grep ' /dev/shm ' /proc/mounts | grep -o 'size=[0-9]*k' > /shm; ulimit -n > 
 		t.Errorf("the same settings again ran %q", ran)
 	}
 }
+
+// TestProxyArgsOutsideTheKey: the proxy build args reach RUN (both
+// spellings) but not its cache key, as in BuildKit: a build behind another
+// proxy finds the cache; a declared ARG of the same name is an ordinary
+// build arg again.
+func TestProxyArgsOutsideTheKey(t *testing.T) {
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{"Dockerfile": `FROM busybox
+RUN env | grep -i _proxy= | sort > /proxies
+`})
+	img, _ := e.mustBuild(dir, Options{BuildArgs: map[string]string{"HTTP_PROXY": "http://proxy-a:3128", "no_proxy": "localhost"}})
+	want := "HTTP_PROXY=http://proxy-a:3128\nNO_PROXY=localhost\nhttp_proxy=http://proxy-a:3128\nno_proxy=localhost\n"
+	if got := filesystem(t, img)["/proxies"].content; got != want {
+		t.Errorf("RUN saw:\n%s\nwant:\n%s", got, want)
+	}
+	_, evs := e.mustBuild(dir, Options{BuildArgs: map[string]string{"HTTP_PROXY": "http://proxy-b:8080"}})
+	if ran := evs.executed("RUN"); len(ran) != 0 {
+		t.Errorf("another proxy re-ran %q", ran)
+	}
+	declared := contextDir(t, map[string]string{"Dockerfile": `FROM busybox
+ARG HTTP_PROXY
+RUN echo "$HTTP_PROXY" > /p
+`})
+	e.mustBuild(declared, Options{BuildArgs: map[string]string{"HTTP_PROXY": "http://proxy-a:3128"}})
+	img, evs = e.mustBuild(declared, Options{BuildArgs: map[string]string{"HTTP_PROXY": "http://proxy-b:8080"}})
+	if ran := evs.executed("RUN"); len(ran) != 1 || filesystem(t, img)["/p"].content != "http://proxy-b:8080\n" {
+		t.Errorf("a declared ARG HTTP_PROXY: ran %q, /p = %q", ran, filesystem(t, img)["/p"].content)
+	}
+}

@@ -59,13 +59,13 @@ func (l *lowering) dispatchRun(s *stage, c *instructions.RunCommand, cmd command
 			break
 		}
 	}
-	env = append(env, l.proxyEnv...)
 
 	createdBy := "RUN " + runCommandString(args, st.buildArgs, st.env) + " # buildkit"
 	op := l.op(s, cmd, plan.KindRun, createdBy)
 	op.Run = &plan.Run{
 		Args:     args,
 		Env:      env,
+		ProxyEnv: l.proxyEnv,
 		User:     st.user,
 		Cwd:      st.dir,
 		Network:  network,

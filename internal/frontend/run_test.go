@@ -42,9 +42,9 @@ func TestRun(t *testing.T) {
 			df:   "FROM noenv\nUSER root\nWORKDIR /srv\nARG N=1\nRUN id\n",
 			opts: frontend.Options{BuildArgs: map[string]string{"http_proxy": "http://p:3128", "NO_PROXY": "localhost"}},
 			want: []*plan.Run{
-				{Args: []string{"/bin/sh", "-c", "id"}, Env: []string{"HOME=/home/app", defaultPath, "N=1",
-					"HTTP_PROXY=http://p:3128", "http_proxy=http://p:3128", "NO_PROXY=localhost", "no_proxy=localhost"},
-					User: "root", Cwd: "/srv", Network: "default", Security: "sandbox"},
+				{Args: []string{"/bin/sh", "-c", "id"}, Env: []string{"HOME=/home/app", defaultPath, "N=1"},
+					ProxyEnv: []string{"HTTP_PROXY=http://p:3128", "http_proxy=http://p:3128", "NO_PROXY=localhost", "no_proxy=localhost"},
+					User:     "root", Cwd: "/srv", Network: "default", Security: "sandbox"},
 			},
 		},
 		{

@@ -127,6 +127,11 @@ type Run struct {
 	// Env is the process environment: the config's Env plus the build args in
 	// scope, as KEY=VALUE.
 	Env []string
+	// ProxyEnv are the proxy variables from the proxy build args
+	// (HTTP_PROXY, http_proxy, ...), added after Env. As in BuildKit, they
+	// are not part of the step's cache key: a build behind another proxy
+	// finds the same cache.
+	ProxyEnv []string `json:",omitempty"`
 	// User is the user to run as, unresolved ("", "app", "1000:1000").
 	User string
 	// Cwd is the working directory, absolute.

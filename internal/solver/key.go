@@ -69,6 +69,7 @@ func opKey(parent v1.Hash, op *plan.Op, inputs []string) v1.Hash {
 			mounts[i] = m
 		}
 		r.Mounts = mounts
+		r.ProxyEnv = nil // as BuildKit: not part of the key
 		k.add("run", r)
 	case op.Copy != nil:
 		c := *op.Copy

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/whittle-build/whittle/internal/passwd"
@@ -128,7 +129,7 @@ func Run(ctx context.Context, rootfs string, r *plan.Run, sb Sandbox, o RunOptio
 		out = io.Discard
 	}
 	p := &Process{
-		Rootfs: rootfs, Args: r.Args, Env: mergeEnv(r.Env, o.Env), Cwd: cwd,
+		Rootfs: rootfs, Args: r.Args, Env: mergeEnv(append(slices.Clone(r.Env), r.ProxyEnv...), o.Env), Cwd: cwd,
 		UID: ids.UID, GID: ids.GID, Groups: ids.Groups,
 		Network: network, Mounts: mounts, Settings: o.Settings,
 		Privileged: r.Security == plan.SecurityInsecure,
