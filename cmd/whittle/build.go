@@ -45,7 +45,7 @@ type buildFlags struct {
 func newBuild(g *globals) *cobra.Command {
 	f := &buildFlags{}
 	cmd := &cobra.Command{
-		Use:   "build [flags] CONTEXT|URL|-",
+		Use:   "build [flags] CONTEXT|URL|GIT-URL|-",
 		Short: "Build an image from a Dockerfile",
 		Long: `Build an image from a Dockerfile, with BuildKit's semantics: stages the
 target needs run concurrently, RUN steps run in Linux namespaces, and every
@@ -55,9 +55,10 @@ by -t) unless --output says otherwise.
 As with docker build, a CONTEXT of "-" reads standard input, and an http(s)
 URL is downloaded: a tar archive (plain, gzip, bzip2, xz or zstd) is the
 context, anything else the Dockerfile of a build with an empty context; -f
-then names a file in the archive. -f - reads the Dockerfile from standard
-input and the context from CONTEXT. (Git repositories are not supported as
-contexts: clone them first.)`,
+then names a file in the archive. A Git URL (git@..., git://..., or
+https://....git), with #REF:SUBDIR optionally, is checked out with the git
+command (depth 1, submodules, no .git) and the context is SUBDIR. -f -
+reads the Dockerfile from standard input and the context from CONTEXT.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := f.options(args[0])
@@ -354,10 +355,9 @@ func (f *buildFlags) readInputs(ctx context.Context, in io.Reader, st *store.Sto
 	switch {
 	case o.ContextDir == "-":
 		src, from = in, "standard input"
+	case buildcontext.IsGitURL(o.ContextDir):
+		return f.gitContext(ctx, st, o)
 	case isURL(o.ContextDir):
-		if isGitURL(o.ContextDir) {
-			return cleanup, fmt.Errorf("%s: Git repositories as build contexts are not supported by this version of whittle: clone it and build the directory", o.ContextDir)
-		}
 		fl, err := download.New(st, nil).Resolve(ctx, o.ContextDir)
 		if err != nil {
 			return cleanup, err
@@ -396,20 +396,30 @@ func (f *buildFlags) readInputs(ctx context.Context, in io.Reader, st *store.Sto
 	return cleanup, nil
 }
 
-// isURL says whether a build context is a remote one.
-func isURL(s string) bool {
-	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "git://") || strings.HasPrefix(s, "git@")
+// gitContext checks out a Git context (URL#REF:SUBDIR) into a directory of
+// the store's that cleanup removes; -f is relative to the context.
+func (f *buildFlags) gitContext(ctx context.Context, st *store.Store, o *build.Options) (cleanup func(), err error) {
+	cleanup = func() {}
+	g := buildcontext.ParseGitURL(o.ContextDir)
+	dir, err := st.TempDir("git-")
+	if err != nil {
+		return cleanup, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	ctxDir, err := buildcontext.FromGit(ctx, g, dir)
+	if err != nil {
+		return cleanup, err
+	}
+	o.ContextDir, o.TempContext = ctxDir, g.String()
+	if f.file != "" && f.file != "-" {
+		o.Dockerfile = filepath.Join(ctxDir, filepath.FromSlash(path.Clean("/"+f.file)))
+	}
+	return cleanup, nil
 }
 
-// isGitURL says whether a remote context names a Git repository, by
-// docker's rules: git:// or git@, or an http(s) URL ending in .git (with
-// an optional #ref:dir).
-func isGitURL(s string) bool {
-	if strings.HasPrefix(s, "git://") || strings.HasPrefix(s, "git@") {
-		return true
-	}
-	u, _, _ := strings.Cut(s, "#")
-	return strings.HasSuffix(u, ".git")
+// isURL says whether a build context is a remote file.
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
 // progressSink picks the renderer: a live view on a terminal, plain text

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -42,6 +43,7 @@ func TestMain(m *testing.M) {
 //	cmptrim FILE1 FILE2       the files are equal but for leading and trailing white space
 //	nostack                   stderr of the last command holds no Go panic or stack trace
 //	serve DIR                 serve DIR over HTTP on 127.0.0.1 until the script ends; $SERVER is its URL
+//	servegit DIR              serve the Git repositories under DIR (smart HTTP, git http-backend); $GITSERVER
 func TestScript(t *testing.T) {
 	testutil.RequireRoot(t)
 	busybox := testutil.BusyboxImage(t)
@@ -110,6 +112,19 @@ func TestScript(t *testing.T) {
 				srv := httptest.NewServer(http.FileServer(http.Dir(ts.MkAbs(args[0]))))
 				ts.Defer(srv.Close)
 				ts.Setenv("SERVER", srv.URL)
+			},
+			"servegit": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: servegit DIR")
+				}
+				exe, err := exec.Command("git", "--exec-path").Output()
+				ts.Check(err)
+				srv := httptest.NewServer(&cgi.Handler{
+					Path: filepath.Join(strings.TrimSpace(string(exe)), "git-http-backend"),
+					Env:  []string{"GIT_PROJECT_ROOT=" + ts.MkAbs(args[0]), "GIT_HTTP_EXPORT_ALL=1"},
+				})
+				ts.Defer(srv.Close)
+				ts.Setenv("GITSERVER", srv.URL)
 			},
 			"nostack": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 0 {

@@ -166,8 +166,14 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	})
 
 	name := displayPath(o.Dockerfile)
-	if o.DockerfileData != nil {
+	switch {
+	case o.DockerfileData != nil:
 		name = "Dockerfile"
+	case o.TempContext != "":
+		// A file of a context from stdin, a URL or Git: named as there.
+		if rel, err := filepath.Rel(o.ContextDir, o.Dockerfile); err == nil && !strings.HasPrefix(rel, "..") {
+			name = rel
+		}
 	}
 	v := rec.Start("[internal] load build definition from " + filepath.Base(name))
 	p, err := frontend.Lower(ctx, dockerfile, frontend.Options{
