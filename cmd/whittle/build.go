@@ -400,13 +400,13 @@ func (f *buildFlags) readInputs(ctx context.Context, in io.Reader, st *store.Sto
 // the store's that cleanup removes; -f is relative to the context.
 func (f *buildFlags) gitContext(ctx context.Context, st *store.Store, o *build.Options) (cleanup func(), err error) {
 	cleanup = func() {}
-	g := buildcontext.ParseGitURL(o.ContextDir)
+	g, _ := buildcontext.ParseGitURL(o.ContextDir)
 	dir, err := st.TempDir("git-")
 	if err != nil {
 		return cleanup, err
 	}
 	cleanup = func() { os.RemoveAll(dir) }
-	ctxDir, err := buildcontext.FromGit(ctx, g, dir)
+	ctxDir, err := buildcontext.FromGit(ctx, g, dir, "")
 	if err != nil {
 		return cleanup, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/whittle-build/whittle/internal/step"
+	"github.com/whittle-build/whittle/internal/testutil"
 )
 
 // TestLabels: --label sets labels in the target's config over the
@@ -282,5 +283,63 @@ RUN echo "$HTTP_PROXY" > /p
 	img, evs = e.mustBuild(declared, Options{BuildArgs: map[string]string{"HTTP_PROXY": "http://proxy-b:8080"}})
 	if ran := evs.executed("RUN"); len(ran) != 1 || filesystem(t, img)["/p"].content != "http://proxy-b:8080\n" {
 		t.Errorf("a declared ARG HTTP_PROXY: ran %q, /p = %q", ran, filesystem(t, img)["/p"].content)
+	}
+}
+
+// TestAddGit: ADD of a Git repository checks out the ref (a tag, the
+// default branch, a subdirectory), keeps .git only with --keep-git-dir, is
+// keyed by the commit the ref names (cached while it stays, run again when
+// the branch moves), and --checksum pins the commit.
+func TestAddGit(t *testing.T) {
+	e := newEnv(t)
+	root, work := t.TempDir(), t.TempDir()
+	git := func(args ...string) string { t.Helper(); return testutil.Git(t, work, args...) }
+	write := func(name, content string) {
+		os.MkdirAll(filepath.Dir(filepath.Join(work, name)), 0o755)
+		os.WriteFile(filepath.Join(work, name), []byte(content), 0o644)
+	}
+	git("init", "-q", "-b", "main")
+	write("a", "one\n")
+	write("docs/readme", "docs\n")
+	git("add", ".")
+	git("commit", "-q", "-m", "one")
+	first := git("rev-parse", "HEAD")
+	git("tag", "v1")
+	git("clone", "-q", "--bare", work, filepath.Join(root, "app.git"))
+	repo := testutil.GitServer(t, root) + "/app.git"
+	push := func() { git("push", "-q", filepath.Join(root, "app.git"), "main") }
+
+	dir := contextDir(t, map[string]string{"Dockerfile": `FROM busybox
+ARG REPO
+ADD ${REPO}#v1 /tag/
+ADD ${REPO}#main:docs /docs
+ADD --keep-git-dir=true ${REPO} /full/
+RUN cat /tag/a /docs/readme /full/a > /seen && test -d /full/.git && test ! -e /tag/.git && echo ok >> /seen
+`})
+	o := Options{BuildArgs: map[string]string{"REPO": repo}}
+	img, _ := e.mustBuild(dir, o)
+	if got := filesystem(t, img)["/seen"].content; got != "one\ndocs\none\nok\n" {
+		t.Errorf("/seen = %q", got)
+	}
+	_, evs := e.mustBuild(dir, o)
+	if ran := append(evs.executed("ADD"), evs.executed("RUN")...); len(ran) != 0 {
+		t.Errorf("an unchanged repository re-ran %q", ran)
+	}
+	write("a", "two\n")
+	git("commit", "-q", "-am", "two")
+	push()
+	img, evs = e.mustBuild(dir, o)
+	if ran := evs.executed("ADD"); len(ran) != 2 || strings.Contains(ran[0], "#v1") {
+		t.Errorf("after main moved, ran %q; want the two ADDs of main", ran)
+	}
+	if got := filesystem(t, img)["/seen"].content; got != "one\ndocs\ntwo\nok\n" {
+		t.Errorf("after main moved, /seen = %q", got)
+	}
+
+	pinned := contextDir(t, map[string]string{"Dockerfile": "FROM busybox\nARG REPO\nADD --checksum=" + first + " ${REPO}#v1 /src/\n"})
+	e.mustBuild(pinned, o)
+	wrong := contextDir(t, map[string]string{"Dockerfile": "FROM busybox\nARG REPO\nADD --checksum=" + first + " ${REPO}#main /src/\n"})
+	if _, _, err := e.build(wrong, o); err == nil || !strings.Contains(err.Error(), "the ref is at commit") {
+		t.Errorf("--checksum of another commit: %v", err)
 	}
 }

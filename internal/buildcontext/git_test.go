@@ -1,31 +1,13 @@
 package buildcontext
 
 import (
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// gitServer serves the repositories under root over Git's smart HTTP
-// protocol (git http-backend) on 127.0.0.1.
-func gitServer(t *testing.T, root string) string {
-	t.Helper()
-	backend, err := exec.Command("git", "--exec-path").Output()
-	if err != nil {
-		t.Skipf("needs git: %v", err)
-	}
-	h := &cgi.Handler{
-		Path: filepath.Join(strings.TrimSpace(string(backend)), "git-http-backend"),
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
+	"github.com/whittle-build/whittle/internal/testutil"
+)
 
 // makeRepo makes root/app.git with two commits on main (the second
 // changing a), a tag v1 on the first, a branch dev and a subdirectory;
@@ -33,17 +15,7 @@ func gitServer(t *testing.T, root string) string {
 func makeRepo(t *testing.T, root string) string {
 	t.Helper()
 	work := t.TempDir()
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = work
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	run := func(args ...string) string { t.Helper(); return testutil.Git(t, work, args...) }
 	write := func(name, content string) {
 		os.MkdirAll(filepath.Dir(filepath.Join(work, name)), 0o755)
 		os.WriteFile(filepath.Join(work, name), []byte(content), 0o644)
@@ -67,7 +39,7 @@ func makeRepo(t *testing.T, root string) string {
 func TestFromGit(t *testing.T) {
 	root := t.TempDir()
 	first := makeRepo(t, root)
-	base := gitServer(t, root) + "/app.git"
+	base := testutil.GitServer(t, root) + "/app.git"
 	for _, tc := range []struct{ frag, file, want string }{
 		{"", "a", "two\n"},
 		{"#main", "a", "two\n"},
@@ -81,7 +53,7 @@ func TestFromGit(t *testing.T) {
 			t.Fatalf("IsGitURL(%q) = false", base+tc.frag)
 		}
 		dir := t.TempDir()
-		ctxDir, err := FromGit(t.Context(), ParseGitURL(base+tc.frag), dir)
+		ctxDir, err := FromGit(t.Context(), mustGit(t, base+tc.frag), dir, "")
 		if err != nil {
 			t.Errorf("%s: %v", tc.frag, err)
 			continue
@@ -97,17 +69,17 @@ func TestFromGit(t *testing.T) {
 		"#nope":       `no branch, tag or commit "nope" in the repository`,
 		"#main:nodir": "the repository has no directory nodir",
 	} {
-		if _, err := FromGit(t.Context(), ParseGitURL(base+frag), t.TempDir()); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := FromGit(t.Context(), mustGit(t, base+frag), t.TempDir(), ""); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error saying %q", frag, err, want)
 		}
 	}
 	// A subdirectory that climbs out stays inside the checkout.
 	dir := t.TempDir()
-	if got, err := FromGit(t.Context(), ParseGitURL(base+"#main:../../"), dir); err != nil || got != dir {
+	if got, err := FromGit(t.Context(), mustGit(t, base+"#main:../../"), dir, ""); err != nil || got != dir {
 		t.Errorf("#main:../../ = %s, %v; want the checkout %s", got, err, dir)
 	}
 	// Credentials never appear in messages.
-	g := ParseGitURL("https://user:secret@git.example/app.git#main:sub")
+	g := mustGit(t, "https://user:secret@git.example/app.git#main:sub")
 	if s := g.String(); strings.Contains(s, "secret") || s != "https://git.example/app.git#main:sub" {
 		t.Errorf("String() = %q", s)
 	}
@@ -116,9 +88,18 @@ func TestFromGit(t *testing.T) {
 			t.Errorf("IsGitURL(%q) = false", s)
 		}
 	}
-	for _, s := range []string{"https://host/ctx.tar.gz", "https://host/app.git.tar", "-", "ctx"} {
+	for _, s := range []string{"https://host/ctx.tar.gz", "https://host/app.git.tar", "-", "ctx", "github.com/org/app"} {
 		if IsGitURL(s) {
 			t.Errorf("IsGitURL(%q) = true", s)
 		}
 	}
+}
+
+func mustGit(t *testing.T, s string) GitRef {
+	t.Helper()
+	g, ok := ParseGitURL(s)
+	if !ok {
+		t.Fatalf("ParseGitURL(%q): not a Git URL", s)
+	}
+	return g
 }

@@ -106,11 +106,17 @@ func (s *Solver) inputs(ctx context.Context, op *plan.Op, runs map[*plan.Stage]*
 	if c := op.Copy; c != nil {
 		var local []string
 		for _, src := range c.Sources {
-			if !c.Add || !isHTTPSource(src) {
+			var d string
+			var err error
+			switch {
+			case c.Add && isGitSource(src):
+				d, err = s.gitInput(ctx, c, src)
+			case c.Add && isHTTPSource(src):
+				d, err = s.urlInput(ctx, src, c.Checksum)
+			default:
 				local = append(local, src)
 				continue
 			}
-			d, err := s.urlInput(ctx, src, c.Checksum)
 			if err != nil {
 				return nil, err
 			}
@@ -164,7 +170,7 @@ func (s *Solver) sourceDigest(ctx context.Context, src plan.Source, sources, exc
 		var rels []string
 		for _, p := range sources {
 			if isGitSource(p) {
-				return "", fmt.Errorf("ADD of a Git repository (%s) is not supported by this version of whittle; clone it in a RUN step or a stage", p)
+				return "", fmt.Errorf("COPY cannot fetch the Git repository %s: use ADD", p)
 			}
 			m, err := bc.Match(p)
 			if err != nil {
@@ -262,12 +268,13 @@ func (s *Solver) copy(ctx context.Context, rootfs string, c *plan.Copy, runs map
 	o.Scratch = scratch
 	var local []string
 	for _, src := range c.Sources {
-		if !c.Add || !isHTTPSource(src) {
+		if !c.Add || (!isHTTPSource(src) && !isGitSource(src)) {
 			local = append(local, src)
 		}
 	}
 	if len(local) < len(c.Sources) {
-		// ADD of URLs: each is its own copy, after the local sources.
+		// ADD of URLs and Git repositories: each is its own copy, after
+		// the local sources.
 		if len(c.Sources) > 1 && !strings.HasSuffix(c.Dest, "/") {
 			return fmt.Errorf("when using ADD with more than one source file, the destination must be a directory and end with a /")
 		}
@@ -279,10 +286,15 @@ func (s *Solver) copy(ctx context.Context, rootfs string, c *plan.Copy, runs map
 			}
 		}
 		for _, src := range c.Sources {
-			if isHTTPSource(src) {
-				if err := s.copyURL(ctx, rootfs, c, src, o); err != nil {
-					return err
-				}
+			var err error
+			switch {
+			case isGitSource(src):
+				err = s.copyGit(ctx, rootfs, c, src, o)
+			case isHTTPSource(src):
+				err = s.copyURL(ctx, rootfs, c, src, o)
+			}
+			if err != nil {
+				return err
 			}
 		}
 		return nil

@@ -92,6 +92,8 @@ type Solver struct {
 	// downloads fetches ADD URLs; urls remembers what they resolved to.
 	downloads *download.Fetcher
 	urls      urlFiles
+	// gits remembers the commits ADD <git URL> sources resolved to.
+	gits gitCommits
 }
 
 // New returns a Solver.
