@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -117,12 +116,9 @@ func TestScript(t *testing.T) {
 				if neg || len(args) != 1 {
 					ts.Fatalf("usage: servegit DIR")
 				}
-				exe, err := exec.Command("git", "--exec-path").Output()
+				h, err := testutil.GitHandler(ts.MkAbs(args[0]))
 				ts.Check(err)
-				srv := httptest.NewServer(&cgi.Handler{
-					Path: filepath.Join(strings.TrimSpace(string(exe)), "git-http-backend"),
-					Env:  []string{"GIT_PROJECT_ROOT=" + ts.MkAbs(args[0]), "GIT_HTTP_EXPORT_ALL=1"},
-				})
+				srv := httptest.NewServer(h)
 				ts.Defer(srv.Close)
 				ts.Setenv("GITSERVER", srv.URL)
 			},

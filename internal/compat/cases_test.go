@@ -19,6 +19,10 @@ type compatCase struct {
 	// buildArgs are --build-arg values; target is --target.
 	buildArgs map[string]string
 	target    string
+	// gitRepo is a directory of the case whose files become a Git
+	// repository (main, tag v1) served on 127.0.0.1; the build arg REPO is
+	// its URL.
+	gitRepo string
 	// labels are --label values; hosts are --add-host NAME:IP values.
 	labels map[string]string
 	hosts  []string
@@ -106,6 +110,8 @@ func compatCases() []compatCase {
 			buildahUnsupported: "buildah 1.28 does not take a stage name from an ARG in FROM (it pulls an image of that name)"},
 		{name: "build-args", bases: bb,
 			buildArgs: map[string]string{"GREETING": "hello", "NAME": "world", "UNDECLARED": "nope"}},
+		{name: "add-git", bases: bb, gitRepo: "repo",
+			buildahUnsupported: "buildah 1.28 does not ADD Git repositories"},
 		{name: "build-flags", bases: bb,
 			labels: map[string]string{"org.opencontainers.image.title": "from-flag", "org.opencontainers.image.revision": "abc123"},
 			hosts:  []string{"db:10.0.0.7", "six:2001:db8::1"},

@@ -150,6 +150,12 @@ func runCase(t *testing.T, c compatCase, fx *fixtures, whittle builder, peers []
 		}
 		args[c.uniqueArg] = fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
 	}
+	if c.gitRepo != "" {
+		if args == nil {
+			args = map[string]string{}
+		}
+		args["REPO"] = serveGitRepo(t, filepath.Join(c.dir(t), c.gitRepo))
+	}
 	all := append([]builder{whittle}, peers...)
 	images := make([]v1.Image, len(all))
 	errs := make([]error, len(all))
@@ -404,4 +410,21 @@ func checkCorpus(t *testing.T, cases []compatCase) {
 	if features < 25 {
 		t.Errorf("%d feature cases, want at least 25", features)
 	}
+}
+
+// serveGitRepo makes a Git repository of the files in dir (one commit on
+// main, tagged v1), serves it over smart HTTP on 127.0.0.1, and returns
+// its URL. buildkitd and buildah run git on the host too, so they reach it.
+func serveGitRepo(t *testing.T, dir string) string {
+	t.Helper()
+	work, root := t.TempDir(), t.TempDir()
+	if err := os.CopyFS(work, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Git(t, work, "init", "-q", "-b", "main")
+	testutil.Git(t, work, "add", ".")
+	testutil.Git(t, work, "commit", "-q", "-m", "compat")
+	testutil.Git(t, work, "tag", "v1")
+	testutil.Git(t, work, "clone", "-q", "--bare", work, filepath.Join(root, "repo.git"))
+	return testutil.GitServer(t, root) + "/repo.git"
 }

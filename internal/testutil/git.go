@@ -1,6 +1,8 @@
 package testutil
 
 import (
+	"io"
+	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
 	"os"
@@ -15,16 +17,28 @@ import (
 // returns its URL. It skips the test when git is not installed.
 func GitServer(t testing.TB, root string) string {
 	t.Helper()
-	exe, err := exec.Command("git", "--exec-path").Output()
+	h, err := GitHandler(root)
 	if err != nil {
 		t.Skipf("needs git: %v", err)
 	}
-	srv := httptest.NewServer(&cgi.Handler{
-		Path: filepath.Join(strings.TrimSpace(string(exe)), "git-http-backend"),
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
-	})
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// GitHandler serves the Git repositories under root over smart HTTP (git
+// http-backend as CGI), for servers a test starts itself.
+func GitHandler(root string) (http.Handler, error) {
+	exe, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		return nil, err
+	}
+	return &cgi.Handler{
+		Path: filepath.Join(strings.TrimSpace(string(exe)), "git-http-backend"),
+		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
+		// Refused requests (buildah's probes) are the client's business.
+		Stderr: io.Discard,
+	}, nil
 }
 
 // Git runs git in dir with a fixed author and committer and returns its
