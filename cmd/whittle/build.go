@@ -35,6 +35,7 @@ type buildFlags struct {
 	metadataFile, provenance, sbom, shmSize                         string
 	tags, buildArgs, outputs, contexts                              []string
 	labels, annotations, hosts, noCacheFilter, allow, ulimits       []string
+	attest                                                          []string
 	cacheTo, cacheFrom                                              []string
 	secrets, ssh                                                    []string
 	noCache, pull, quiet, push, load                                bool
@@ -107,6 +108,7 @@ reads the Dockerfile from standard input and the context from CONTEXT.`,
 	fl.StringArrayVar(&f.ulimits, "ulimit", nil, "a resource limit of RUN steps (NAME=SOFT[:HARD], e.g. nofile=1024:4096); repeatable")
 	fl.StringArrayVar(&f.allow, "allow", nil, "allow an entitlement: security.insecure (RUN --security=insecure) or network.host (RUN --network=host, always allowed); repeatable")
 	fl.StringVar(&f.provenance, "provenance", "", "false: make no provenance attestation (whittle makes none; other values are refused)")
+	fl.StringArrayVar(&f.attest, "attest", nil, "type=provenance|sbom,disabled=true: make no such attestation (whittle makes none; other forms are refused); repeatable")
 	fl.StringVar(&f.sbom, "sbom", "", "false: make no SBOM attestation (whittle makes none; other values are refused)")
 	fl.StringVar(&f.metadataFile, "metadata-file", "", "write the build result's metadata (image digest, config digest, names) to this JSON file")
 	fl.BoolVar(&f.pull, "pull", false, "ask registries for base images even when the store has them")
@@ -152,6 +154,13 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 		// makes none, so only "off" can be honoured.
 		if on, err := strconv.ParseBool(a.value); a.value != "" && (err != nil || on) {
 			return o, fmt.Errorf("--%s=%s: whittle makes no build attestations (provenance, SBOM); leave the flag out or give --%s=false", a.flag, a.value, a.flag)
+		}
+	}
+	for _, a := range f.attest {
+		// --attest type=provenance|sbom[,disabled=true][,...]: only the
+		// disabled form can be honoured.
+		if !strings.Contains(","+a+",", ",disabled=true,") {
+			return o, fmt.Errorf("--attest %s: whittle makes no build attestations (provenance, SBOM); leave the flag out or add disabled=true", a)
 		}
 	}
 	if err := checkProgress(f.progress); err != nil {

@@ -105,6 +105,7 @@ func TestBuildDockerFlags(t *testing.T) {
 		shmSize:       "1g",
 		ulimits:       []string{"nofile=1024:4096"},
 		sbom:          "0",
+		attest:        []string{"type=provenance,disabled=true", "type=sbom,disabled=true,generator=x"},
 		load:          true,
 		push:          true,
 	}
@@ -153,6 +154,7 @@ func TestBuildDockerFlags(t *testing.T) {
 		{"--annotation", "manifest[linux/amd64]:k=v", `--annotation "manifest[linux/amd64]:k=v": a platform-specific annotation needs a multi-platform build, which whittle does not make`},
 		{"--annotation", "novalue", `--annotation "novalue": want KEY=VALUE or manifest:KEY=VALUE`},
 		{"--provenance", "mode=max", `--provenance=mode=max: whittle makes no build attestations (provenance, SBOM); leave the flag out or give --provenance=false`},
+		{"--attest", "type=provenance,mode=max", `--attest type=provenance,mode=max: whittle makes no build attestations (provenance, SBOM); leave the flag out or add disabled=true`},
 		{"--sbom", "true", `--sbom=true: whittle makes no build attestations (provenance, SBOM); leave the flag out or give --sbom=false`},
 		{"--network", "bridge", `--network=bridge: want host or none`},
 		{"--shm-size", "lots", `--shm-size: "lots" is not a size (bytes, or a number with k, m, g or t)`},
