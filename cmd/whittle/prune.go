@@ -8,12 +8,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/whittle-build/whittle/internal/step"
 	"github.com/whittle-build/whittle/internal/store"
 )
 
 func newPrune(g *globals) *cobra.Command {
 	var all bool
 	var filters []string
+	var keep string
 	cmd := &cobra.Command{
 		Use:   "prune",
 		Short: "Free blobs, snapshots and leftovers no image or cache record needs",
@@ -23,7 +25,10 @@ build cache record needs, and of what crashed builds left behind. With
 directories), so only named images are kept. With --filter unused-for=D
 (or until=D, docker's name), only the cache records no build has used for
 the duration D (24h, 90m, 7d) go, with what only they kept: the cache of a
-CI runner stays bounded by what its recent builds need.`,
+CI runner stays bounded by what its recent builds need. With --keep-storage
+SIZE (10g, 500m), the least recently used cache records go until the blobs
+and unpacked layers that images and the remaining records need fit in SIZE
+(named images always stay; cache mounts are not counted).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := store.PruneOptions{Cache: all}
@@ -37,6 +42,13 @@ CI runner stays bounded by what its recent builds need.`,
 					return fmt.Errorf("--filter %s: %w", f, err)
 				}
 				opts.UnusedFor = d
+			}
+			if keep != "" {
+				n, err := step.ParseSize(keep)
+				if err != nil {
+					return fmt.Errorf("--keep-storage: %w", err)
+				}
+				opts.KeepStorage = n
 			}
 			st, err := g.open()
 			if err != nil {
@@ -52,6 +64,8 @@ CI runner stays bounded by what its recent builds need.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "also remove the build cache")
+	cmd.Flags().StringVar(&keep, "keep-storage", "", "drop the least recently used cache until images and cache fit in this size (e.g. 10g)")
+	cmd.Flags().StringVar(&keep, "max-used-space", "", "the same as --keep-storage (buildx's newer name)")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, "unused-for=DURATION (or until=DURATION): remove the cache records unused for that long")
 	return cmd
 }

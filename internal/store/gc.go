@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,11 @@ type PruneOptions struct {
 	// UnusedFor, when not zero, drops the cache records not used (written
 	// or found by a build) for that long, and so what only they kept.
 	UnusedFor time.Duration
+	// KeepStorage, when not zero, drops the least recently used cache
+	// records until the blobs and snapshots that images and the remaining
+	// records need take at most this many bytes (cache mounts are not
+	// counted). Named images are never dropped, so they alone may exceed it.
+	KeepStorage int64
 }
 
 // PruneReport says what Prune removed.
@@ -49,6 +55,20 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (*PruneReport, err
 		rep.Bytes += b
 		if err != nil {
 			return rep, err
+		}
+	}
+	if opts.KeepStorage > 0 && !opts.Cache {
+		cutoff, err := s.sizeCutoff(opts.KeepStorage)
+		if err != nil {
+			return rep, err
+		}
+		if !cutoff.IsZero() {
+			n, b, err := s.removeUnused(cutoff.Add(time.Nanosecond))
+			rep.CacheRecords += n
+			rep.Bytes += b
+			if err != nil {
+				return rep, err
+			}
 		}
 	}
 	if opts.Cache {
@@ -193,10 +213,26 @@ func (s *Store) removeUnused(t time.Time) (n int, bytes int64, err error) {
 
 // markCache marks what the cache records reference.
 func (s *Store) markCache(blobs, layers map[v1.Hash]bool) error {
+	s.eachRecord(func(_ os.FileInfo, bs, ls []v1.Hash) {
+		for _, l := range ls {
+			layers[l] = true
+		}
+		for _, h := range bs {
+			blobs[h] = true
+		}
+	})
+	return nil
+}
+
+// eachRecord calls fn with every cache record's file, the blobs it keeps
+// (its own, and the compressed forms of its layers, which spare a
+// recompression) and its layers. A damaged record is removed.
+func (s *Store) eachRecord(fn func(fi os.FileInfo, blobs, layers []v1.Hash)) {
 	entries, _ := os.ReadDir(s.path("cache", "sha256"))
 	for _, e := range entries {
 		b, err := os.ReadFile(s.path("cache", "sha256", e.Name()))
-		if err != nil {
+		fi, ierr := e.Info()
+		if err != nil || ierr != nil {
 			continue
 		}
 		var rec CacheRecord
@@ -204,20 +240,91 @@ func (s *Store) markCache(blobs, layers map[v1.Hash]bool) error {
 			os.Remove(s.path("cache", "sha256", e.Name()))
 			continue
 		}
+		blobs := slices.Clone(rec.Blobs)
 		for _, l := range rec.Layers {
-			layers[l] = true
-			// Keep the compressed forms too: they spare a recompression.
 			if m, err := s.readLayerMeta(l); err == nil {
 				for _, d := range m.Blobs {
-					blobs[d.Digest] = true
+					blobs = append(blobs, d.Digest)
 				}
 			}
 		}
-		for _, h := range rec.Blobs {
-			blobs[h] = true
+		fn(fi, blobs, rec.Layers)
+	}
+}
+
+// sizeCutoff finds the time T such that dropping the cache records last
+// used at or before T leaves what images and the other records need within
+// keep bytes: the zero time when nothing has to go. A blob or snapshot is
+// freed when every record that needs it goes, so its last use is its
+// newest record's; the least recently used go first.
+func (s *Store) sizeCutoff(keep int64) (time.Time, error) {
+	pinnedBlobs, pinnedLayers := map[v1.Hash]bool{}, map[v1.Hash]bool{}
+	if err := s.markImages(pinnedBlobs, pinnedLayers); err != nil {
+		return time.Time{}, err
+	}
+	type item struct {
+		lastUse time.Time
+		size    int64
+	}
+	items := map[string]*item{}
+	use := func(key string, t time.Time) {
+		if it, ok := items[key]; !ok || it.lastUse.Before(t) {
+			if !ok {
+				it = &item{size: -1}
+				items[key] = it
+			}
+			it.lastUse = t
 		}
 	}
-	return nil
+	s.eachRecord(func(fi os.FileInfo, blobs, layers []v1.Hash) {
+		for _, h := range blobs {
+			if !pinnedBlobs[h] {
+				use("blob "+h.Hex, fi.ModTime())
+			}
+		}
+		for _, l := range layers {
+			if !pinnedLayers[l] {
+				use("snapshot "+l.Hex, fi.ModTime())
+			}
+		}
+	})
+	var total int64
+	for h := range pinnedBlobs {
+		if fi, err := os.Stat(s.BlobPath(h)); err == nil {
+			total += fi.Size()
+		}
+	}
+	for l := range pinnedLayers {
+		if s.HasSnapshot(l) {
+			total += du(s.SnapshotPath(l))
+		}
+	}
+	var cached []*item
+	for key, it := range items {
+		kind, hex, _ := strings.Cut(key, " ")
+		h := v1.Hash{Algorithm: "sha256", Hex: hex}
+		it.size = 0
+		switch {
+		case kind == "blob":
+			if fi, err := os.Stat(s.BlobPath(h)); err == nil {
+				it.size = fi.Size()
+			}
+		case s.HasSnapshot(h):
+			it.size = du(s.SnapshotPath(h))
+		}
+		total += it.size
+		cached = append(cached, it)
+	}
+	slices.SortFunc(cached, func(a, b *item) int { return a.lastUse.Compare(b.lastUse) })
+	var cutoff time.Time
+	for _, it := range cached {
+		if total <= keep {
+			break
+		}
+		total -= it.size
+		cutoff = it.lastUse
+	}
+	return cutoff, nil
 }
 
 // discard removes the tree at p without ever leaving part of it under its

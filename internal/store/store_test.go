@@ -302,6 +302,67 @@ func TestPruneUnusedFor(t *testing.T) {
 	}
 }
 
+// TestPruneKeepStorage: --keep-storage drops the least recently used cache
+// records, and what only they kept, until images and the rest fit; named
+// images stay whatever their size.
+func TestPruneKeepStorage(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	img, _ := random.Image(50_000, 1)
+	d, _ := s.WriteImage(ctx, img)
+	s.Tag("keep", d)
+	pinned := int64(0)
+	m, _ := img.Manifest()
+	pinned += m.Config.Size + m.Layers[0].Size
+	raw, _ := img.RawManifest()
+	pinned += int64(len(raw))
+
+	snapshot := func(c byte) v1.Hash {
+		h := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat(string(c), 64)}
+		dir, _ := s.TempDir("snap-")
+		os.WriteFile(filepath.Join(dir, "f"), bytes.Repeat([]byte{c}, 100_000), 0o644)
+		if err := s.CommitSnapshot(h, dir); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	now := time.Now()
+	var keys, snaps []v1.Hash
+	for i, c := range []byte{'a', 'b', 'c'} {
+		snap := snapshot(c)
+		key := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat(string('d'+c-'a'), 64)}
+		s.PutCache(key, &CacheRecord{Layers: []v1.Hash{snap}, Value: []byte(`{}`)})
+		at := now.Add(time.Duration(i-3) * time.Hour) // a oldest, c newest
+		os.Chtimes(s.cachePath(key), at, at)
+		keys, snaps = append(keys, key), append(snaps, snap)
+	}
+	// Everything fits: nothing goes.
+	rep, err := s.Prune(ctx, PruneOptions{KeepStorage: pinned + 300_000})
+	if err != nil || rep.CacheRecords != 0 || rep.Snapshots != 0 {
+		t.Fatalf("prune with room for all: %+v, %v", rep, err)
+	}
+	// Room for two snapshots: the oldest record and its snapshot go.
+	rep, err = s.Prune(ctx, PruneOptions{KeepStorage: pinned + 250_000})
+	if err != nil || rep.CacheRecords != 1 || rep.Snapshots != 1 {
+		t.Fatalf("prune with room for two: %+v, %v", rep, err)
+	}
+	if s.HasSnapshot(snaps[0]) || !s.HasSnapshot(snaps[1]) || !s.HasSnapshot(snaps[2]) {
+		t.Errorf("snapshots left: %v %v %v; want the two newest", s.HasSnapshot(snaps[0]), s.HasSnapshot(snaps[1]), s.HasSnapshot(snaps[2]))
+	}
+	// Room for nothing but the image: every record goes, the image stays.
+	if _, err := s.Prune(ctx, PruneOptions{KeepStorage: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys {
+		if _, err := s.Cache(k); err == nil {
+			t.Errorf("record %d survived a limit below the image's size", i)
+		}
+	}
+	if got, err := s.Image(d); err != nil || validate.Image(got) != nil {
+		t.Errorf("the named image was damaged: %v", err)
+	}
+}
+
 func TestUnpackVerifiesDiffID(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
