@@ -55,7 +55,8 @@ func (p *Plain) Event(e Event) {
 		default:
 			fmt.Fprintf(p.w, "#%d ERROR: %s\n\n", e.ID, e.Error)
 		}
-		delete(p.start, e.ID)
+		// The start stays: output written after Done (a late line)
+		// is still timed from it, not from the zero time.
 		p.last = 0
 	}
 }

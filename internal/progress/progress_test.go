@@ -44,6 +44,19 @@ func TestPlain(t *testing.T) {
 	}
 }
 
+// TestPlainAfterDone: a line written to a vertex after it is done is timed
+// from the vertex's start, not printed as 9223372036.855 s.
+func TestPlainAfterDone(t *testing.T) {
+	var buf bytes.Buffer
+	r := fixedRecorder(NewPlain(&buf))
+	v := r.Start("[internal] load build definition from Dockerfile")
+	v.Done(nil, false)
+	v.Write([]byte("Dockerfile:1: late\n"))
+	if want := "#1 0.200 Dockerfile:1: late\n"; !strings.HasSuffix(buf.String(), want) {
+		t.Errorf("plain output:\n%s\nwant it to end with %q", buf.String(), want)
+	}
+}
+
 func TestJSON(t *testing.T) {
 	var buf bytes.Buffer
 	r := fixedRecorder(NewJSON(&buf))
