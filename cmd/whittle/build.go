@@ -38,7 +38,7 @@ type buildFlags struct {
 	attest                                                          []string
 	cacheTo, cacheFrom                                              []string
 	secrets, ssh                                                    []string
-	noCache, pull, quiet, push, load                                bool
+	noCache, pull, quiet, push, load, check                         bool
 	jobs                                                            int
 	registry                                                        registryFlags
 }
@@ -88,6 +88,9 @@ reads the Dockerfile from standard input and the context from CONTEXT.`,
 			if err != nil {
 				return err
 			}
+			if f.check {
+				return checkReport(os.Stdout, res.Violations)
+			}
 			if f.quiet {
 				printDigest(os.Stdout, os.Stderr, o.Outputs, res.Descriptor.Digest)
 			}
@@ -100,6 +103,7 @@ reads the Dockerfile from standard input and the context from CONTEXT.`,
 	fl.StringVar(&f.target, "target", "", "the stage to build (default the last)")
 	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "set a build argument (KEY=VALUE, or KEY to take it from the environment); repeatable")
 	fl.BoolVar(&f.noCache, "no-cache", false, "run every step, ignoring the build cache")
+	fl.BoolVar(&f.check, "check", false, "only run the build checks (BuildKit's Dockerfile linter) and report; exit status 1 when they find something")
 	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "run the steps of this stage (AS name), and of the stages built on it, ignoring the build cache; repeatable")
 	fl.StringArrayVar(&f.labels, "label", nil, "set an image label (KEY=VALUE); repeatable")
 	fl.StringArrayVar(&f.annotations, "annotation", nil, "set an annotation on the image manifest (KEY=VALUE or manifest:KEY=VALUE); repeatable")
@@ -135,7 +139,7 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 	o := build.Options{
 		ContextDir: contextDir, Dockerfile: f.file, Tags: f.tags, Target: f.target,
 		NoCache: f.noCache, Pull: f.pull, Platform: f.platform, IIDFile: f.iidfile,
-		Network: f.network, Jobs: f.jobs, MetadataFile: f.metadataFile, Insecure: f.registry.insecure, RegistryCA: f.registry.caFile,
+		Network: f.network, Jobs: f.jobs, MetadataFile: f.metadataFile, Check: f.check, Insecure: f.registry.insecure, RegistryCA: f.registry.caFile,
 		BuildArgs: map[string]string{}, BuildContexts: map[string]string{},
 	}
 	if f.file == "-" && contextDir == "-" {
@@ -323,6 +327,24 @@ func addProxyArgs(args map[string]string) {
 			args[k] = *v
 		}
 	}
+}
+
+// checkReport prints what --check found as docker build --check sums it
+// up; findings make the exit status 1.
+func checkReport(w io.Writer, violations []string) error {
+	for _, v := range violations {
+		fmt.Fprintln(w, v)
+	}
+	switch n := len(violations); n {
+	case 0:
+		fmt.Fprintln(w, "Check complete, no warnings found.")
+		return nil
+	case 1:
+		fmt.Fprintln(w, "Check complete, 1 warning has been found!")
+	default:
+		fmt.Fprintf(w, "Check complete, %d warnings have been found!\n", n)
+	}
+	return exitCode(1)
 }
 
 // parseAnnotation reads an --annotation as docker buildx does:

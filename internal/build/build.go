@@ -91,6 +91,9 @@ type Options struct {
 	// Annotations are set on the image manifest, over whittle's own
 	// (--annotation).
 	Annotations map[string]string
+	// Check only lowers the Dockerfile and runs the build checks (docker
+	// build --check): nothing is built; Result.Violations has the findings.
+	Check bool
 	// MetadataFile receives the build result's metadata as JSON, as
 	// `docker buildx build --metadata-file` writes it.
 	MetadataFile string
@@ -122,6 +125,8 @@ type Result struct {
 	Descriptor v1.Descriptor
 	// Warnings are the frontend's warnings.
 	Warnings []string
+	// Violations are the build checks' findings among them.
+	Violations []string
 }
 
 // EpochFromEnv reads SOURCE_DATE_EPOCH (seconds since 1970) from the
@@ -184,12 +189,18 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 		BuildContexts: o.BuildContexts,
 		Resolver:      resolver,
 	})
+	if err == nil {
+		// Written before Done: a vertex's output is timed from its start.
+		for _, w := range p.Warnings {
+			v.Write([]byte(w + "\n"))
+		}
+	}
 	v.Done(err, ctx.Err() != nil)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range p.Warnings {
-		v.Write([]byte(w + "\n"))
+	if o.Check {
+		return &Result{Warnings: p.Warnings, Violations: p.Violations}, nil
 	}
 	if !o.AllowInsecure {
 		if err := checkInsecure(p); err != nil {

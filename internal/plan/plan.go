@@ -22,6 +22,9 @@ type Plan struct {
 	// Warnings are non-fatal findings of the frontend (deprecated syntax,
 	// ignored directives), already formatted with their location.
 	Warnings []string
+	// Violations are the build checks' findings (BuildKit's linter rules)
+	// among the Warnings.
+	Violations []string
 }
 
 // Stage is one FROM section of a Dockerfile.
