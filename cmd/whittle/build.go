@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -371,9 +369,9 @@ func parseAnnotation(s string) (key, value string, err error) {
 }
 
 // readInputs reads what the build takes from elsewhere than a directory:
-// the Dockerfile from standard input (-f -), and a context of - or an
-// http(s) URL, which holds a tar archive (unpacked into a directory of the
-// store's that cleanup removes) or a Dockerfile (with an empty context).
+// the Dockerfile from standard input (-f -), and a remote context (a
+// context of -, an http(s) URL or a Git URL), made into a directory of the
+// store's that cleanup removes.
 func (f *buildFlags) readInputs(ctx context.Context, in io.Reader, st *store.Store, o *build.Options) (cleanup func(), err error) {
 	cleanup = func() {}
 	if f.file == "-" {
@@ -381,76 +379,35 @@ func (f *buildFlags) readInputs(ctx context.Context, in io.Reader, st *store.Sto
 			return cleanup, fmt.Errorf("reading the Dockerfile from standard input: %w", err)
 		}
 	}
-	var src io.Reader
-	from := o.ContextDir
-	switch {
-	case o.ContextDir == "-":
-		src, from = in, "standard input"
-	case buildcontext.IsGitURL(o.ContextDir):
-		return f.gitContext(ctx, st, o)
-	case isURL(o.ContextDir):
-		fl, err := download.New(st, nil).Resolve(ctx, o.ContextDir)
-		if err != nil {
-			return cleanup, err
-		}
-		r, err := st.OpenBlob(fl.Digest)
-		if err != nil {
-			return cleanup, err
-		}
-		defer r.Close()
-		src = r
-	default:
+	if !buildcontext.IsRemote(o.ContextDir) {
 		return cleanup, nil
 	}
-	dir, err := st.TempDir("context-")
+	fetcher := download.New(st, nil)
+	r, err := buildcontext.FetchRemote(ctx, o.ContextDir, f.file, buildcontext.RemoteOptions{
+		Stdin:   in,
+		TempDir: st.TempDir,
+		Download: func(ctx context.Context, url string) (io.ReadCloser, error) {
+			fl, err := fetcher.Resolve(ctx, url)
+			if err != nil {
+				return nil, err
+			}
+			return fetcher.Open(fl)
+		},
+	})
+	if r.Root != "" {
+		cleanup = func() { os.RemoveAll(r.Root) }
+	}
 	if err != nil {
 		return cleanup, err
 	}
-	cleanup = func() { os.RemoveAll(dir) }
-	df, err := buildcontext.FromReader(ctx, src, dir, from)
-	if err != nil {
-		return cleanup, err
+	o.ContextDir, o.TempContext = r.Dir, r.Source
+	if r.DockerfileData != nil {
+		o.DockerfileData = r.DockerfileData
 	}
-	o.ContextDir, o.TempContext = dir, from
-	switch {
-	case df != nil && f.file == "-":
-		// The Dockerfile came from stdin already; the URL held another.
-		return cleanup, fmt.Errorf("-f - with %s: it holds a Dockerfile, not a build context", from)
-	case df != nil && f.file != "":
-		return cleanup, fmt.Errorf("-f %s: %s held a Dockerfile, not a build context to find %s in", f.file, from, f.file)
-	case df != nil:
-		o.DockerfileData = df
-	case f.file != "" && f.file != "-":
-		// -f names a file of the context read from the archive.
-		o.Dockerfile = filepath.Join(dir, filepath.FromSlash(path.Clean("/"+f.file)))
+	if r.Dockerfile != "" {
+		o.Dockerfile = r.Dockerfile
 	}
 	return cleanup, nil
-}
-
-// gitContext checks out a Git context (URL#REF:SUBDIR) into a directory of
-// the store's that cleanup removes; -f is relative to the context.
-func (f *buildFlags) gitContext(ctx context.Context, st *store.Store, o *build.Options) (cleanup func(), err error) {
-	cleanup = func() {}
-	g, _ := buildcontext.ParseGitURL(o.ContextDir)
-	dir, err := st.TempDir("git-")
-	if err != nil {
-		return cleanup, err
-	}
-	cleanup = func() { os.RemoveAll(dir) }
-	ctxDir, err := buildcontext.FromGit(ctx, g, dir, "")
-	if err != nil {
-		return cleanup, err
-	}
-	o.ContextDir, o.TempContext = ctxDir, g.String()
-	if f.file != "" && f.file != "-" {
-		o.Dockerfile = filepath.Join(ctxDir, filepath.FromSlash(path.Clean("/"+f.file)))
-	}
-	return cleanup, nil
-}
-
-// isURL says whether a build context is a remote file.
-func isURL(s string) bool {
-	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
 // progressSink picks the renderer: a live view on a terminal, plain text
