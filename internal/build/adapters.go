@@ -34,16 +34,16 @@ func (sandboxRunner) Run(ctx context.Context, p *step.Process) error {
 		}
 		mounts = append(mounts, sm)
 	}
-	if len(p.Settings.Hosts) > 0 {
-		// BuildKit writes a hosts file for each step that has extra
-		// hosts; a RUN --mount at /etc/hosts, later in the list, wins.
-		hosts, cleanup, err := sandbox.WriteHostsFile("", step.HostLines(p.Settings.Hosts))
-		if err != nil {
-			return err
-		}
-		defer cleanup()
-		mounts = append([]specs.Mount{sandbox.HostsMount(hosts)}, mounts...)
+	// The step's /etc/hosts (with the --add-host lines) is written here,
+	// in the step's scratch directory of the store, which the next build
+	// sweeps if this one is killed, rather than in /tmp by sandbox.Run. A
+	// RUN --mount at /etc/hosts, later in the list, wins.
+	hosts, cleanup, err := sandbox.WriteHostsFile(p.Scratch, "", step.HostLines(p.Settings.Hosts))
+	if err != nil {
+		return err
 	}
+	defer cleanup()
+	mounts = append([]specs.Mount{sandbox.HostsMount(hosts)}, mounts...)
 	spec, err := sandbox.NewSpec(p.Rootfs, sandbox.Options{
 		Args: p.Args, Env: p.Env, Cwd: p.Cwd,
 		UID: p.UID, GID: p.GID, AdditionalGIDs: p.Groups,

@@ -73,9 +73,13 @@ func TestAnnotations(t *testing.T) {
 }
 
 // TestAddHost: --add-host lines follow localhost in every RUN's /etc/hosts,
-// which the image does not keep, and they are part of RUN's cache key.
+// which the image does not keep, and they are part of RUN's cache key. The
+// hosts file is written in the store's scratch space, never in $TMPDIR
+// (here a directory that does not exist), where a killed build would leave
+// it.
 func TestAddHost(t *testing.T) {
 	e := newEnv(t)
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "no-such-dir"))
 	dir := contextDir(t, map[string]string{"Dockerfile": `FROM busybox
 RUN cat /etc/hosts > /hosts
 `})

@@ -23,14 +23,14 @@ func hostsFile(hostname string, extra []string) []byte {
 
 // WriteHostsFile writes the /etc/hosts a sandbox with this hostname ("" is
 // DefaultHostname) gets, with the extra lines after the defaults, into a
-// new temporary directory that any user may read (the sandbox's root may be
-// another uid). Bind it read-only at /etc/hosts through [Options.Mounts];
-// cleanup removes it.
-func WriteHostsFile(hostname string, extra []string) (path string, cleanup func(), err error) {
+// new directory under parent ("" is the system's temporary directory) that
+// any user may read (the sandbox's root may be another uid). Bind it
+// read-only at /etc/hosts through [Options.Mounts]; cleanup removes it.
+func WriteHostsFile(parent, hostname string, extra []string) (path string, cleanup func(), err error) {
 	if hostname == "" {
 		hostname = DefaultHostname
 	}
-	dir, err := os.MkdirTemp("", "whittle-hosts-")
+	dir, err := os.MkdirTemp(parent, "whittle-hosts-")
 	if err != nil {
 		return "", nil, fmt.Errorf("writing /etc/hosts: %w", err)
 	}

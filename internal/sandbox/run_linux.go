@@ -62,7 +62,7 @@ func run(ctx context.Context, spec *specs.Spec, stdio Stdio) (retErr error) {
 	s.Root = &specs.Root{Path: rootfs, Readonly: spec.Root.Readonly}
 	s.Mounts = slices.Clone(spec.Mounts)
 	if !slices.ContainsFunc(s.Mounts, func(m specs.Mount) bool { return filepath.Clean(m.Destination) == "/etc/hosts" }) {
-		hosts, cleanup, err := WriteHostsFile(s.Hostname, nil)
+		hosts, cleanup, err := WriteHostsFile("", s.Hostname, nil)
 		if err != nil {
 			return err
 		}
