@@ -158,7 +158,7 @@ func TestBuildDockerFlags(t *testing.T) {
 		{"--sbom", "true", `--sbom=true: whittle makes no build attestations (provenance, SBOM); leave the flag out or give --sbom=false`},
 		{"--network", "bridge", `--network=bridge: want host or none`},
 		{"--shm-size", "lots", `--shm-size: "lots" is not a size (bytes, or a number with k, m, g or t)`},
-		{"--ulimit", "nofile=9:1", `--ulimit "nofile=9:1": the soft limit is above the hard one`},
+		{"--ulimit", "nofile=9:1", "--ulimit \"nofile=9:1\": ulimit soft limit must be less than or equal to hard limit: 9 > 1 (want NAME=SOFT[:HARD], as docker's)"},
 		{"--allow", "security.insecure,device", `--allow device: unknown entitlement (want security.insecure or network.host)`},
 	} {
 		err := whittleCmd(t, "--root", root, "build", tc.flag, tc.value, t.TempDir())

@@ -2,8 +2,9 @@ package step
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
+
+	units "github.com/docker/go-units"
 )
 
 // Settings are what the build, not the instruction, says about every RUN
@@ -42,58 +43,24 @@ type Ulimit struct {
 	Soft, Hard uint64
 }
 
-// ulimitNames are the names docker's --ulimit takes.
-var ulimitNames = []string{"as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"}
-
-// ParseUlimit reads docker's --ulimit NAME=SOFT[:HARD] (-1 is unlimited).
+// ParseUlimit reads docker's --ulimit NAME=SOFT[:HARD] (-1 is unlimited)
+// with docker's own parser (go-units): the same names, checks and errors.
 func ParseUlimit(s string) (Ulimit, error) {
-	name, limits, ok := strings.Cut(s, "=")
-	known := false
-	for _, n := range ulimitNames {
-		known = known || n == name
-	}
-	if !ok || !known {
-		return Ulimit{}, fmt.Errorf("--ulimit %q: want NAME=SOFT[:HARD] with NAME one of %s", s, strings.Join(ulimitNames, ", "))
-	}
-	soft, hard, two := strings.Cut(limits, ":")
-	if !two {
-		hard = soft
-	}
-	var u Ulimit
-	var err error
-	if u.Soft, err = parseLimit(soft); err == nil {
-		u.Hard, err = parseLimit(hard)
-	}
+	u, err := units.ParseUlimit(s)
 	if err != nil {
-		return Ulimit{}, fmt.Errorf("--ulimit %q: %v", s, err)
+		return Ulimit{}, fmt.Errorf("--ulimit %q: %w (want NAME=SOFT[:HARD], as docker's)", s, err)
 	}
-	if u.Soft > u.Hard {
-		return Ulimit{}, fmt.Errorf("--ulimit %q: the soft limit is above the hard one", s)
-	}
-	u.Name = name
-	return u, nil
+	// -1 becomes the largest limit, RLIM_INFINITY, as docker passes it.
+	return Ulimit{Name: u.Name, Soft: uint64(u.Soft), Hard: uint64(u.Hard)}, nil
 }
 
-func parseLimit(s string) (uint64, error) {
-	if s == "-1" || s == "unlimited" {
-		return ^uint64(0), nil
-	}
-	n, err := strconv.ParseUint(s, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a limit (a number, or -1 for none)", s)
-	}
-	return n, nil
-}
-
-// ParseSize reads a size as docker's --shm-size does: a number of bytes
-// with an optional binary unit (b, k, m, g, t, also kb, KiB, ...).
+// ParseSize reads a size as docker's --shm-size does (go-units'
+// RAMInBytes: bytes, or a number with a binary unit k, m, g, t, p, also
+// kb, KiB, ...); it must be above zero.
 func ParseSize(s string) (int64, error) {
-	num := strings.TrimRight(s, "bBiIkKmMgGtT")
-	unit := strings.ToLower(strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(s[len(num):]), "b"), "i"))
-	mult := map[string]int64{"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit]
-	n, err := strconv.ParseFloat(num, 64)
-	if err != nil || mult == 0 || n <= 0 || n*float64(mult) >= 1<<62 {
+	n, err := units.RAMInBytes(s)
+	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("%q is not a size (bytes, or a number with k, m, g or t)", s)
 	}
-	return int64(n * float64(mult)), nil
+	return n, nil
 }

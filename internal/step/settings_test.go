@@ -18,12 +18,12 @@ func TestParseUlimit(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
-		"nofile":           "want NAME=SOFT[:HARD]",
-		"files=1":          "want NAME=SOFT[:HARD]",
-		"nofile=x":         `"x" is not a limit`,
-		"nofile=10:5":      "soft limit is above the hard one",
-		"nofile=1:2:3":     `"2:3" is not a limit`,
-		"stack=-1:1048576": "soft limit is above the hard one",
+		"nofile":           "invalid ulimit argument: nofile (want NAME=SOFT[:HARD]",
+		"files=1":          "invalid ulimit type: files",
+		"nofile=x":         `parsing "x": invalid syntax`,
+		"nofile=10:5":      "soft limit must be less than or equal to hard limit: 10 > 5",
+		"nofile=1:2:3":     "too many limit value arguments - 1:2:3",
+		"stack=-1:1048576": "soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: 1048576",
 	} {
 		if _, err := ParseUlimit(in); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), in) {
 			t.Errorf("ParseUlimit(%q) = %v, want an error naming it and saying %q", in, err, want)
