@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/whittle-build/whittle/internal/buildcontext"
 	"github.com/whittle-build/whittle/internal/export"
 	"github.com/whittle-build/whittle/internal/plan"
 	"github.com/whittle-build/whittle/internal/progress"
@@ -109,7 +110,7 @@ func (s *Solver) inputs(ctx context.Context, op *plan.Op, runs map[*plan.Stage]*
 			var d string
 			var err error
 			switch {
-			case c.Add && isGitSource(src):
+			case c.Add && buildcontext.IsGitURL(src):
 				d, err = s.gitInput(ctx, c, src)
 			case c.Add && isHTTPSource(src):
 				d, err = s.urlInput(ctx, src, c.Checksum)
@@ -169,7 +170,7 @@ func (s *Solver) sourceDigest(ctx context.Context, src plan.Source, sources, exc
 		}
 		var rels []string
 		for _, p := range sources {
-			if isGitSource(p) {
+			if buildcontext.IsGitURL(p) {
 				return "", fmt.Errorf("COPY cannot fetch the Git repository %s: use ADD", p)
 			}
 			m, err := bc.Match(p)
@@ -268,7 +269,7 @@ func (s *Solver) copy(ctx context.Context, rootfs string, c *plan.Copy, runs map
 	o.Scratch = scratch
 	var local []string
 	for _, src := range c.Sources {
-		if !c.Add || (!isHTTPSource(src) && !isGitSource(src)) {
+		if !c.Add || (!isHTTPSource(src) && !buildcontext.IsGitURL(src)) {
 			local = append(local, src)
 		}
 	}
@@ -288,7 +289,7 @@ func (s *Solver) copy(ctx context.Context, rootfs string, c *plan.Copy, runs map
 		for _, src := range c.Sources {
 			var err error
 			switch {
-			case isGitSource(src):
+			case buildcontext.IsGitURL(src):
 				err = s.copyGit(ctx, rootfs, c, src, o)
 			case isHTTPSource(src):
 				err = s.copyURL(ctx, rootfs, c, src, o)

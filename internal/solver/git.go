@@ -5,23 +5,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
-
-	"golang.org/x/sync/singleflight"
 
 	"github.com/whittle-build/whittle/internal/buildcontext"
 	"github.com/whittle-build/whittle/internal/plan"
 	"github.com/whittle-build/whittle/internal/step"
 )
-
-// gitCommits remembers the commit each ADD <git URL> resolved to in this
-// build, so that the cache key and the checkout see the same tree and the
-// server is asked once.
-type gitCommits struct {
-	mu      sync.Mutex
-	commits map[string]string
-	group   singleflight.Group
-}
 
 // gitSource reads an ADD source that names a Git repository; ADD
 // --keep-git-dir wins over the URL's keep-git-dir.
@@ -36,32 +24,9 @@ func gitSource(c *plan.Copy, src string) (buildcontext.GitRef, error) {
 	return g, nil
 }
 
-// gitCommit returns the commit src's ref names now.
+// gitCommit returns the commit g's ref names now.
 func (s *Solver) gitCommit(ctx context.Context, g buildcontext.GitRef) (string, error) {
-	key := g.Repo + "#" + g.Ref
-	s.gits.mu.Lock()
-	c, ok := s.gits.commits[key]
-	s.gits.mu.Unlock()
-	if ok {
-		return c, nil
-	}
-	v, err, _ := s.gits.group.Do(key, func() (any, error) {
-		c, err := buildcontext.ResolveGit(ctx, g)
-		if err != nil {
-			return nil, err
-		}
-		s.gits.mu.Lock()
-		if s.gits.commits == nil {
-			s.gits.commits = map[string]string{}
-		}
-		s.gits.commits[key] = c
-		s.gits.mu.Unlock()
-		return c, nil
-	})
-	if err != nil {
-		return "", err
-	}
-	return v.(string), nil
+	return s.gits.get(g.Repo+"#"+g.Ref, func() (string, error) { return buildcontext.ResolveGit(ctx, g) })
 }
 
 // gitInput identifies what ADD of a Git repository puts in the layer, as

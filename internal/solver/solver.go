@@ -89,11 +89,11 @@ type Solver struct {
 	jobs chan struct{}
 	// cacheDirs are the store's RUN --mount=type=cache directories.
 	cacheDirs *cachemount.Dirs
-	// downloads fetches ADD URLs; urls remembers what they resolved to.
+	// downloads fetches ADD URLs; urls and gits remember what ADD's URLs
+	// and Git refs resolved to in this build.
 	downloads *download.Fetcher
-	urls      urlFiles
-	// gits remembers the commits ADD <git URL> sources resolved to.
-	gits gitCommits
+	urls      memo[*download.File]
+	gits      memo[string]
 }
 
 // New returns a Solver.

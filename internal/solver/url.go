@@ -7,73 +7,34 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/moby/buildkit/frontend/dockerfile/dfgitutil"
-	"golang.org/x/sync/singleflight"
 
+	"github.com/whittle-build/whittle/internal/buildcontext"
 	"github.com/whittle-build/whittle/internal/download"
 	"github.com/whittle-build/whittle/internal/plan"
 	"github.com/whittle-build/whittle/internal/step"
 )
 
-// urlFiles remembers what each ADD URL resolved to in this build, so that
-// the cache key and the copy see the same content and a URL is asked once.
-type urlFiles struct {
-	mu    sync.Mutex
-	files map[string]*download.File
-	group singleflight.Group
-}
-
 func isHTTPSource(src string) bool {
-	return (strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")) && !isGitSource(src)
-}
-
-func isGitSource(src string) bool {
-	ref, isGit, _ := dfgitutil.ParseGitRef(src)
-	return ref != nil && isGit && !ref.IndistinguishableFromLocal
+	return (strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")) && !buildcontext.IsGitURL(src)
 }
 
 // urlFile returns the file an ADD source URL stands for: with a checksum,
 // the content that has it (no request when the store has it from this
 // URL); else what the server holds now (a conditional request).
 func (s *Solver) urlFile(ctx context.Context, u, checksum string) (*download.File, error) {
-	key := u + "\x00" + checksum
-	s.urls.mu.Lock()
-	f, ok := s.urls.files[key]
-	s.urls.mu.Unlock()
-	if ok {
-		return f, nil
-	}
-	v, err, _ := s.urls.group.Do(key, func() (any, error) {
-		var f *download.File
-		var err error
-		if checksum != "" {
-			want, perr := v1.NewHash(checksum)
-			if perr != nil || want.Algorithm != "sha256" {
-				return nil, fmt.Errorf("--checksum=%s: want sha256:<64 hex digits>", checksum)
-			}
-			f, err = s.downloads.Fetch(ctx, u, want)
-		} else {
-			f, err = s.downloads.Resolve(ctx, u)
+	return s.urls.get(u+"\x00"+checksum, func() (*download.File, error) {
+		if checksum == "" {
+			return s.downloads.Resolve(ctx, u)
 		}
-		if err != nil {
-			return nil, err
+		want, err := v1.NewHash(checksum)
+		if err != nil || want.Algorithm != "sha256" {
+			return nil, fmt.Errorf("--checksum=%s: want sha256:<64 hex digits>", checksum)
 		}
-		s.urls.mu.Lock()
-		if s.urls.files == nil {
-			s.urls.files = map[string]*download.File{}
-		}
-		s.urls.files[key] = f
-		s.urls.mu.Unlock()
-		return f, nil
+		return s.downloads.Fetch(ctx, u, want)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*download.File), nil
 }
 
 // urlInput identifies what ADD of u puts in the layer, as BuildKit's http
