@@ -297,21 +297,10 @@ RUN echo "$HTTP_PROXY" > /p
 func TestAddGit(t *testing.T) {
 	e := newEnv(t)
 	root, work := t.TempDir(), t.TempDir()
-	git := func(args ...string) string { t.Helper(); return testutil.Git(t, work, args...) }
-	write := func(name, content string) {
-		os.MkdirAll(filepath.Dir(filepath.Join(work, name)), 0o755)
-		os.WriteFile(filepath.Join(work, name), []byte(content), 0o644)
-	}
-	git("init", "-q", "-b", "main")
-	write("a", "one\n")
-	write("docs/readme", "docs\n")
-	git("add", ".")
-	git("commit", "-q", "-m", "one")
-	first := git("rev-parse", "HEAD")
-	git("tag", "v1")
-	git("clone", "-q", "--bare", work, filepath.Join(root, "app.git"))
+	first := testutil.GitCommit(t, work, map[string]string{"a": "one\n", "docs/readme": "docs\n"}, "one")
+	testutil.Git(t, work, "tag", "v1")
+	testutil.Git(t, work, "clone", "-q", "--bare", work, filepath.Join(root, "app.git"))
 	repo := testutil.GitServer(t, root) + "/app.git"
-	push := func() { git("push", "-q", filepath.Join(root, "app.git"), "main") }
 
 	dir := contextDir(t, map[string]string{"Dockerfile": `FROM busybox
 ARG REPO
@@ -329,9 +318,8 @@ RUN cat /tag/a /docs/readme /full/a > /seen && test -d /full/.git && test ! -e /
 	if ran := append(evs.executed("ADD"), evs.executed("RUN")...); len(ran) != 0 {
 		t.Errorf("an unchanged repository re-ran %q", ran)
 	}
-	write("a", "two\n")
-	git("commit", "-q", "-am", "two")
-	push()
+	testutil.GitCommit(t, work, map[string]string{"a": "two\n"}, "two")
+	testutil.Git(t, work, "push", "-q", filepath.Join(root, "app.git"), "main")
 	img, evs = e.mustBuild(dir, o)
 	if ran := evs.executed("ADD"); len(ran) != 2 || strings.Contains(ran[0], "#v1") {
 		t.Errorf("after main moved, ran %q; want the two ADDs of main", ran)

@@ -15,24 +15,14 @@ import (
 func makeRepo(t *testing.T, root string) string {
 	t.Helper()
 	work := t.TempDir()
-	run := func(args ...string) string { t.Helper(); return testutil.Git(t, work, args...) }
-	write := func(name, content string) {
-		os.MkdirAll(filepath.Dir(filepath.Join(work, name)), 0o755)
-		os.WriteFile(filepath.Join(work, name), []byte(content), 0o644)
-	}
-	run("init", "-q", "-b", "main")
-	write("Dockerfile", "FROM busybox\nCOPY a /a\n")
-	write("a", "one\n")
-	write("sub/Dockerfile", "FROM busybox\nCOPY b /b\n")
-	write("sub/b", "sub\n")
-	run("add", ".")
-	run("commit", "-q", "-m", "one")
-	first := run("rev-parse", "HEAD")
-	run("tag", "v1")
-	run("branch", "dev")
-	write("a", "two\n")
-	run("commit", "-q", "-am", "two")
-	run("clone", "-q", "--bare", work, filepath.Join(root, "app.git"))
+	first := testutil.GitCommit(t, work, map[string]string{
+		"Dockerfile": "FROM busybox\nCOPY a /a\n", "a": "one\n",
+		"sub/Dockerfile": "FROM busybox\nCOPY b /b\n", "sub/b": "sub\n",
+	}, "one")
+	testutil.Git(t, work, "tag", "v1")
+	testutil.Git(t, work, "branch", "dev")
+	testutil.GitCommit(t, work, map[string]string{"a": "two\n"}, "two")
+	testutil.Git(t, work, "clone", "-q", "--bare", work, filepath.Join(root, "app.git"))
 	return first
 }
 

@@ -421,9 +421,7 @@ func serveGitRepo(t *testing.T, dir string) string {
 	if err := os.CopyFS(work, os.DirFS(dir)); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Git(t, work, "init", "-q", "-b", "main")
-	testutil.Git(t, work, "add", ".")
-	testutil.Git(t, work, "commit", "-q", "-m", "compat")
+	testutil.GitCommit(t, work, nil, "compat")
 	testutil.Git(t, work, "tag", "v1")
 	testutil.Git(t, work, "clone", "-q", "--bare", work, filepath.Join(root, "repo.git"))
 	return testutil.GitServer(t, root) + "/repo.git"
