@@ -262,60 +262,59 @@ func (s *Store) sizeCutoff(keep int64) (time.Time, error) {
 	if err := s.markImages(pinnedBlobs, pinnedLayers); err != nil {
 		return time.Time{}, err
 	}
-	type item struct {
-		lastUse time.Time
-		size    int64
-	}
-	items := map[string]*item{}
-	use := func(key string, t time.Time) {
-		if it, ok := items[key]; !ok || it.lastUse.Before(t) {
-			if !ok {
-				it = &item{size: -1}
-				items[key] = it
-			}
-			it.lastUse = t
+	// The last use of what only the cache keeps: its newest record's.
+	blobUse, snapUse := map[v1.Hash]time.Time{}, map[v1.Hash]time.Time{}
+	later := func(m map[v1.Hash]time.Time, h v1.Hash, t time.Time) {
+		if t.After(m[h]) {
+			m[h] = t
 		}
 	}
 	s.eachRecord(func(fi os.FileInfo, blobs, layers []v1.Hash) {
 		for _, h := range blobs {
 			if !pinnedBlobs[h] {
-				use("blob "+h.Hex, fi.ModTime())
+				later(blobUse, h, fi.ModTime())
 			}
 		}
 		for _, l := range layers {
 			if !pinnedLayers[l] {
-				use("snapshot "+l.Hex, fi.ModTime())
+				later(snapUse, l, fi.ModTime())
 			}
 		}
 	})
+	blobSize := func(h v1.Hash) int64 {
+		if fi, err := os.Stat(s.BlobPath(h)); err == nil {
+			return fi.Size()
+		}
+		return 0
+	}
+	snapSize := func(h v1.Hash) int64 {
+		if s.HasSnapshot(h) {
+			return du(s.SnapshotPath(h))
+		}
+		return 0
+	}
 	var total int64
 	for h := range pinnedBlobs {
-		if fi, err := os.Stat(s.BlobPath(h)); err == nil {
-			total += fi.Size()
-		}
+		total += blobSize(h)
 	}
 	for l := range pinnedLayers {
-		if s.HasSnapshot(l) {
-			total += du(s.SnapshotPath(l))
-		}
+		total += snapSize(l)
 	}
-	var cached []*item
-	for key, it := range items {
-		kind, hex, _ := strings.Cut(key, " ")
-		h := v1.Hash{Algorithm: "sha256", Hex: hex}
-		it.size = 0
-		switch {
-		case kind == "blob":
-			if fi, err := os.Stat(s.BlobPath(h)); err == nil {
-				it.size = fi.Size()
-			}
-		case s.HasSnapshot(h):
-			it.size = du(s.SnapshotPath(h))
-		}
+	type item struct {
+		lastUse time.Time
+		size    int64
+	}
+	var cached []item
+	for h, t := range blobUse {
+		cached = append(cached, item{t, blobSize(h)})
+	}
+	for h, t := range snapUse {
+		cached = append(cached, item{t, snapSize(h)})
+	}
+	for _, it := range cached {
 		total += it.size
-		cached = append(cached, it)
 	}
-	slices.SortFunc(cached, func(a, b *item) int { return a.lastUse.Compare(b.lastUse) })
+	slices.SortFunc(cached, func(a, b item) int { return a.lastUse.Compare(b.lastUse) })
 	var cutoff time.Time
 	for _, it := range cached {
 		if total <= keep {
