@@ -41,11 +41,13 @@ type RemoteOptions struct {
 // IsRemote says whether a context argument is "-", an http(s) URL or a Git
 // URL rather than a directory.
 func IsRemote(arg string) bool {
-	return arg == "-" || isHTTPURL(arg) || IsGitURL(arg)
+	return arg == "-" || IsHTTPURL(arg) || IsGitURL(arg)
 }
 
-func isHTTPURL(s string) bool {
-	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+// IsHTTPURL says whether s is an http(s) URL of a file, not of a Git
+// repository (IsGitURL): what ADD downloads and a context may be.
+func IsHTTPURL(s string) bool {
+	return (strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")) && !IsGitURL(s)
 }
 
 // FetchRemote makes the remote context arg (see IsRemote) a directory:

@@ -112,7 +112,7 @@ func (s *Solver) inputs(ctx context.Context, op *plan.Op, runs map[*plan.Stage]*
 			switch {
 			case c.Add && buildcontext.IsGitURL(src):
 				d, err = s.gitInput(ctx, c, src)
-			case c.Add && isHTTPSource(src):
+			case c.Add && buildcontext.IsHTTPURL(src):
 				d, err = s.urlInput(ctx, src, c.Checksum)
 			default:
 				local = append(local, src)
@@ -269,7 +269,7 @@ func (s *Solver) copy(ctx context.Context, rootfs string, c *plan.Copy, runs map
 	o.Scratch = scratch
 	var local []string
 	for _, src := range c.Sources {
-		if !c.Add || (!isHTTPSource(src) && !buildcontext.IsGitURL(src)) {
+		if !c.Add || (!buildcontext.IsHTTPURL(src) && !buildcontext.IsGitURL(src)) {
 			local = append(local, src)
 		}
 	}
@@ -291,7 +291,7 @@ func (s *Solver) copy(ctx context.Context, rootfs string, c *plan.Copy, runs map
 			switch {
 			case buildcontext.IsGitURL(src):
 				err = s.copyGit(ctx, rootfs, c, src, o)
-			case isHTTPSource(src):
+			case buildcontext.IsHTTPURL(src):
 				err = s.copyURL(ctx, rootfs, c, src, o)
 			}
 			if err != nil {
