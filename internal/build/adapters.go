@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -34,16 +35,17 @@ func (sandboxRunner) Run(ctx context.Context, p *step.Process) error {
 		}
 		mounts = append(mounts, sm)
 	}
-	// The step's /etc/hosts (with the --add-host lines) is written here,
-	// in the step's scratch directory of the store, which the next build
-	// sweeps if this one is killed, rather than in /tmp by sandbox.Run. A
-	// RUN --mount at /etc/hosts, later in the list, wins.
-	hosts, cleanup, err := sandbox.WriteHostsFile(p.Scratch, "", step.HostLines(p.Settings.Hosts))
-	if err != nil {
-		return err
+	if len(p.Settings.Hosts) > 0 {
+		// BuildKit writes a hosts file for each step that has extra hosts;
+		// like sandbox.Run's own, it goes beside the root filesystem. A
+		// RUN --mount at /etc/hosts, later in the list, wins.
+		hosts, cleanup, err := sandbox.WriteHostsFile(filepath.Dir(p.Rootfs), "", step.HostLines(p.Settings.Hosts))
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		mounts = append([]specs.Mount{sandbox.HostsMount(hosts)}, mounts...)
 	}
-	defer cleanup()
-	mounts = append([]specs.Mount{sandbox.HostsMount(hosts)}, mounts...)
 	spec, err := sandbox.NewSpec(p.Rootfs, sandbox.Options{
 		Args: p.Args, Env: p.Env, Cwd: p.Cwd,
 		UID: p.UID, GID: p.GID, AdditionalGIDs: p.Groups,

@@ -62,7 +62,13 @@ func run(ctx context.Context, spec *specs.Spec, stdio Stdio) (retErr error) {
 	s.Root = &specs.Root{Path: rootfs, Readonly: spec.Root.Readonly}
 	s.Mounts = slices.Clone(spec.Mounts)
 	if !slices.ContainsFunc(s.Mounts, func(m specs.Mount) bool { return filepath.Clean(m.Destination) == "/etc/hosts" }) {
-		hosts, cleanup, err := WriteHostsFile("", s.Hostname, nil)
+		// Beside the root filesystem, not in $TMPDIR: whatever area the
+		// caller keeps that in (the store's session) is swept after a
+		// crash. $TMPDIR only when that directory is not ours to write.
+		hosts, cleanup, err := WriteHostsFile(filepath.Dir(rootfs), s.Hostname, nil)
+		if err != nil {
+			hosts, cleanup, err = WriteHostsFile("", s.Hostname, nil)
+		}
 		if err != nil {
 			return err
 		}

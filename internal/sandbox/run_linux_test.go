@@ -276,9 +276,13 @@ cat /proc/timer_list | wc -c
 	}
 }
 
+// TestRunHostnameAndHosts: the hostname, and the /etc/hosts Run writes
+// beside the root filesystem, never in $TMPDIR (here a directory that does
+// not exist), where a killed process would leave it.
 func TestRunHostnameAndHosts(t *testing.T) {
 	testutil.RequireRoot(t)
 	root := newRootfs(t)
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "no-such-dir"))
 	got := sh(t, root, Options{}, "hostname; cat /etc/hosts")
 	if want := DefaultHostname + "\n" + string(hostsFile(DefaultHostname, nil)); got != want {
 		t.Errorf("got %q, want %q", got, want)

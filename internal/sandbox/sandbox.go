@@ -62,7 +62,9 @@ type Stdio struct {
 // points, two Runs must not use one root filesystem at the same time.
 //
 // /etc/hosts: unless spec.Mounts has one, Run writes a hosts file with
-// localhost and spec.Hostname and binds it read-only at /etc/hosts.
+// localhost and spec.Hostname, in a directory beside the root filesystem
+// (in $TMPDIR, where a killed process would leave it, only when that
+// directory cannot be written), and binds it read-only at /etc/hosts.
 //
 // Errors: *ExitError when the process exited non-zero, was killed, or could
 // not be executed (127: not found in the PATH of spec.Process.Env; 126: not

@@ -35,12 +35,9 @@ type Process struct {
 	// Privileged is RUN --security=insecure: every capability, the
 	// host's devices, nothing masked.
 	Privileged bool
-	// Scratch is a directory for files the sandbox needs (its /etc/hosts);
-	// "" is the system's temporary directory.
-	Scratch string
-	Stdin   io.Reader
-	Stdout  io.Writer
-	Stderr  io.Writer
+	Stdin      io.Reader
+	Stdout     io.Writer
+	Stderr     io.Writer
 }
 
 // Mount is a bind or tmpfs mount into the process's root filesystem.
@@ -135,8 +132,8 @@ func Run(ctx context.Context, rootfs string, r *plan.Run, sb Sandbox, o RunOptio
 		Rootfs: rootfs, Args: r.Args, Env: mergeEnv(append(slices.Clone(r.Env), r.ProxyEnv...), o.Env), Cwd: cwd,
 		UID: ids.UID, GID: ids.GID, Groups: ids.Groups,
 		Network: network, Mounts: mounts, Settings: o.Settings,
-		Privileged: r.Security == plan.SecurityInsecure, Scratch: o.Scratch,
-		Stdin: o.Stdin, Stdout: out, Stderr: out,
+		Privileged: r.Security == plan.SecurityInsecure,
+		Stdin:      o.Stdin, Stdout: out, Stderr: out,
 	}
 	if err := sb.Run(ctx, p); err != nil {
 		var ee *ExitError
