@@ -100,7 +100,7 @@ reads the Dockerfile from standard input and the context from CONTEXT.`,
 	fl.StringArrayVarP(&f.tags, "tag", "t", nil, "name the image (name:tag); repeatable")
 	fl.StringVar(&f.target, "target", "", "the stage to build (default the last)")
 	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "set a build argument (KEY=VALUE, or KEY to take it from the environment); repeatable")
-	fl.BoolVar(&f.noCache, "no-cache", false, "run every step, ignoring the build cache")
+	fl.BoolVar(&f.noCache, "no-cache", false, "run every step, ignoring the build cache (and emptying the cache mounts)")
 	fl.BoolVar(&f.check, "check", false, "only run the build checks (BuildKit's Dockerfile linter) and report; exit status 1 when they find something")
 	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "run the steps of this stage (AS name), and of the stages built on it, ignoring the build cache; repeatable")
 	fl.StringArrayVar(&f.labels, "label", nil, "set an image label (KEY=VALUE); repeatable")

@@ -3,6 +3,7 @@ package build
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -60,6 +61,52 @@ RUN --mount=type=cache,target=/var/cache/app,id=appcache --mount=type=cache,targ
 	if dirs != 2 {
 		t.Errorf("%d cache directories in the store, want 2", dirs)
 	}
+}
+
+// TestCacheMountNoCache: a step run with the cache ignored starts with an
+// empty cache mount, and the builds after it see what it left, not what
+// was there before (BuildKit v0.34 does both: checked with buildctl
+// --no-cache, whose cache-mounted go build then compiles from nothing).
+// --no-cache-filter does it to the named stage's steps only, not to those
+// of stages built on it, which run again without ignoring the cache.
+func TestCacheMountNoCache(t *testing.T) {
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{"Dockerfile": `FROM busybox AS base
+ARG N
+RUN --mount=type=cache,id=c,target=/c ls /c > /seen-base && touch /c/base$N
+FROM base AS child
+RUN --mount=type=cache,id=d,target=/d ls /d > /seen-child && touch /d/child$N
+FROM busybox
+COPY --from=child /seen-base /seen-child /
+`})
+	seen := func(o Options, n string) (base, child []string) {
+		t.Helper()
+		o.BuildArgs = map[string]string{"N": n}
+		img, _ := e.mustBuild(dir, o)
+		fs := filesystem(t, img)
+		return strings.Fields(fs["/seen-base"].content), strings.Fields(fs["/seen-child"].content)
+	}
+	check := func(step string, got []string, want ...string) {
+		t.Helper()
+		if !slices.Equal(got, want) {
+			t.Errorf("%s saw %q, want %q", step, got, want)
+		}
+	}
+	b, c := seen(Options{}, "1")
+	check("build 1's base", b)
+	check("build 1's child", c)
+	b, c = seen(Options{}, "2")
+	check("build 2's base", b, "base1")
+	check("build 2's child", c, "child1")
+	b, c = seen(Options{NoCache: true}, "3")
+	check("build 3 (--no-cache), base", b)
+	check("build 3 (--no-cache), child", c)
+	b, c = seen(Options{}, "4")
+	check("build 4's base", b, "base3")
+	check("build 4's child", c, "child3")
+	b, c = seen(Options{NoCacheFilter: []string{"base"}}, "5")
+	check("build 5 (--no-cache-filter base), base", b)
+	check("build 5 (--no-cache-filter base), child", c, "child3", "child4")
 }
 
 // sharingDockerfile has two stages that run at once, each with the cache

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -60,12 +62,30 @@ func (m *Mount) Release() error {
 // is made with init (nil: empty, mode 0755). Waiting for a lock ends when
 // ctx is done.
 func (d *Dirs) Acquire(ctx context.Context, key string, sharing Sharing, init Init) (*Mount, error) {
+	return d.acquire(ctx, key, sharing, init, false)
+}
+
+// AcquireFresh is Acquire for a step run with the cache ignored
+// (--no-cache, or its stage named by --no-cache-filter): what the
+// directory held is thrown away and it is made again with init, so the
+// step starts as on a new machine, and later builds use what it leaves,
+// as in BuildKit. A shared mount is held exclusively meanwhile: the
+// others using it keep their files until they are done.
+func (d *Dirs) AcquireFresh(ctx context.Context, key string, sharing Sharing, init Init) (*Mount, error) {
+	return d.acquire(ctx, key, sharing, init, true)
+}
+
+func (d *Dirs) acquire(ctx context.Context, key string, sharing Sharing, init Init, fresh bool) (*Mount, error) {
 	base := d.dir(key)
 	switch sharing {
 	case Shared, "":
-		return d.use(ctx, base, unix.LOCK_SH, init)
+		how := unix.LOCK_SH
+		if fresh {
+			how = unix.LOCK_EX
+		}
+		return d.use(ctx, base, how, init, fresh)
 	case Locked:
-		return d.use(ctx, base, unix.LOCK_EX, init)
+		return d.use(ctx, base, unix.LOCK_EX, init, fresh)
 	case Private:
 		for n := 0; ; n++ {
 			dir := base
@@ -85,7 +105,7 @@ func (d *Dirs) Acquire(ctx context.Context, key string, sharing Sharing, init In
 				f.Close()
 				continue
 			}
-			if err := d.ensure(dir, init); err != nil {
+			if err := d.prepare(dir, init, fresh); err != nil {
 				f.Close()
 				return nil, err
 			}
@@ -95,8 +115,9 @@ func (d *Dirs) Acquire(ctx context.Context, key string, sharing Sharing, init In
 	return nil, fmt.Errorf("cache mount: unknown sharing mode %q (want shared, private or locked)", sharing)
 }
 
-// use locks base (how: LOCK_SH or LOCK_EX), waiting, and makes sure it exists.
-func (d *Dirs) use(ctx context.Context, base string, how int, init Init) (*Mount, error) {
+// use locks base (how: LOCK_SH or LOCK_EX), waiting, and makes sure it
+// exists (fresh: anew).
+func (d *Dirs) use(ctx context.Context, base string, how int, init Init, fresh bool) (*Mount, error) {
 	f, err := openLock(base + ".lock")
 	if err != nil {
 		return nil, err
@@ -105,11 +126,39 @@ func (d *Dirs) use(ctx context.Context, base string, how int, init Init) (*Mount
 		f.Close()
 		return nil, err
 	}
-	if err := d.ensure(base, init); err != nil {
+	if err := d.prepare(base, init, fresh); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return &Mount{Dir: base, lock: f}, nil
+}
+
+// prepare makes sure dir exists, with fresh after removing what was
+// there. The caller holds dir's exclusive lock when fresh.
+func (d *Dirs) prepare(dir string, init Init, fresh bool) error {
+	if fresh {
+		if err := d.remove(dir); err != nil {
+			return err
+		}
+	}
+	return d.ensure(dir, init)
+}
+
+// remove takes dir away at once (a rename into the store's staging area,
+// which the next Open sweeps should we die) and then deletes it.
+func (d *Dirs) remove(dir string) error {
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	trash, err := d.staging("cachemount-old-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(trash)
+	if err := os.Rename(dir, filepath.Join(trash, "old")); err != nil {
+		return fmt.Errorf("emptying cache mount: %w", err)
+	}
+	return nil
 }
 
 // ensure makes dir, through a staging directory, unless it exists.

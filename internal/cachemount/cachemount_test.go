@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -170,5 +171,85 @@ func TestUnknownSharing(t *testing.T) {
 	d := newDirs(t)
 	if _, err := d.Acquire(context.Background(), "k", "sometimes", nil); err == nil {
 		t.Fatal("an unknown sharing mode was accepted")
+	}
+}
+
+// A fresh acquisition (a step run with --no-cache) starts from what init
+// makes, not from what earlier builds left; later builds see what it left.
+func TestAcquireFresh(t *testing.T) {
+	for _, sharing := range []Sharing{Shared, Locked, Private} {
+		t.Run(string(sharing), func(t *testing.T) {
+			d := newDirs(t)
+			seed := func(dir string) error { return os.WriteFile(filepath.Join(dir, "seed"), nil, 0o644) }
+			write := func(m *Mount, name string) {
+				t.Helper()
+				if err := os.WriteFile(filepath.Join(m.Dir, name), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			list := func(m *Mount) []string {
+				t.Helper()
+				ents, err := os.ReadDir(m.Dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var names []string
+				for _, e := range ents {
+					names = append(names, e.Name())
+				}
+				return names
+			}
+			old := acquire(t, d, "k", sharing, seed)
+			write(old, "old")
+			old.Release()
+
+			fresh, err := d.AcquireFresh(context.Background(), "k", sharing, seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := list(fresh); !slices.Equal(got, []string{"seed"}) {
+				t.Errorf("fresh mount holds %v, want only the seed", got)
+			}
+			write(fresh, "new")
+			fresh.Release()
+
+			later := acquire(t, d, "k", sharing, seed)
+			defer later.Release()
+			if got := list(later); !slices.Equal(got, []string{"new", "seed"}) {
+				t.Errorf("the next build sees %v, want what the fresh one left", got)
+			}
+		})
+	}
+}
+
+// A fresh shared mount waits for the builds using the old directory.
+func TestAcquireFreshWaitsForSharedUsers(t *testing.T) {
+	d := newDirs(t)
+	user := acquire(t, d, "k", Shared, nil)
+	if err := os.WriteFile(filepath.Join(user.Dir, "in-use"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *Mount, 1)
+	go func() {
+		m, err := d.AcquireFresh(context.Background(), "k", Shared, nil)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- m
+	}()
+	select {
+	case m := <-got:
+		m.Release()
+		t.Fatal("the fresh mount did not wait for the shared user")
+	case <-time.After(300 * time.Millisecond):
+	}
+	if _, err := os.Stat(filepath.Join(user.Dir, "in-use")); err != nil {
+		t.Fatalf("a shared user's files went while it used them: %v", err)
+	}
+	user.Release()
+	m := <-got
+	defer m.Release()
+	if _, err := os.Stat(filepath.Join(m.Dir, "in-use")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the fresh mount kept the old files: %v", err)
 	}
 }

@@ -35,8 +35,9 @@ func (s *Solver) layerOp(ctx context.Context, st *plan.Stage, op *plan.Op, state
 		return nil, err
 	}
 	key := opKey(state.Key, op, inputs)
+	ignoreCache := s.o.NoCache || s.noCacheStage(st)
 	rerun := state.rerun || s.noCacheStage(st)
-	if !s.o.NoCache && !rerun {
+	if !ignoreCache && !rerun {
 		if cached, ok := s.cached(ctx, key); ok {
 			s.o.Progress.Cached(name)
 			return cached, nil
@@ -56,7 +57,12 @@ func (s *Solver) layerOp(ctx context.Context, st *plan.Stage, op *plan.Op, state
 	}
 	defer release()
 	v := s.o.Progress.Start(name)
-	next, err := s.execute(ctx, op, state, key, runs, srcs, v, st != nil && runs[st] != nil && runs[st].exported)
+	next, err := s.execute(ctx, op, state, key, runs, execOpts{
+		srcs:        srcs,
+		out:         v,
+		exported:    st != nil && runs[st] != nil && runs[st].exported,
+		freshCaches: ignoreCache,
+	})
 	v.Done(err, ctx.Err() != nil)
 	if err != nil {
 		return nil, err
@@ -192,8 +198,22 @@ func (s *Solver) sourceDigest(ctx context.Context, src plan.Source, sources, exc
 	return "", nil
 }
 
+// execOpts says how execute carries out one operation.
+type execOpts struct {
+	// srcs is what RUN's mounts read (mountSources).
+	srcs map[int]mountInput
+	// out takes the step's output.
+	out io.Writer
+	// exported: the stage's layers are exported (see commitLayer).
+	exported bool
+	// freshCaches: the step runs with the cache ignored (--no-cache, or
+	// its stage in --no-cache-filter), and so do its cache mounts, which
+	// start empty, as in BuildKit.
+	freshCaches bool
+}
+
 // execute carries out op on a snapshot of state and returns the new state.
-func (s *Solver) execute(ctx context.Context, op *plan.Op, state *State, key v1.Hash, runs map[*plan.Stage]*stageRun, srcs map[int]mountInput, out io.Writer, exported bool) (*State, error) {
+func (s *Solver) execute(ctx context.Context, op *plan.Op, state *State, key v1.Hash, runs map[*plan.Stage]*stageRun, o execOpts) (*State, error) {
 	lowers, err := s.lowers(ctx, state)
 	if err != nil {
 		return nil, err
@@ -214,14 +234,14 @@ func (s *Solver) execute(ctx context.Context, op *plan.Op, state *State, key v1.
 	}()
 	switch {
 	case op.Run != nil:
-		tail := &tailWriter{w: out}
+		tail := &tailWriter{w: o.out}
 		var scratch string
 		if scratch, err = s.o.Store.TempDir("run-"); err != nil {
 			return nil, err
 		}
 		defer os.RemoveAll(scratch)
 		var rm *runMounts
-		if rm, err = s.prepareMounts(ctx, op.Run, srcs, scratch); err != nil {
+		if rm, err = s.prepareMounts(ctx, op.Run, o.srcs, scratch, o.freshCaches); err != nil {
 			return nil, err
 		}
 		err = step.Run(ctx, active.Root(), op.Run, s.o.Sandbox, step.RunOptions{Network: s.o.Network, Settings: s.o.RunSettings, Output: tail, Scratch: scratch, Mounts: rm.mounts, Env: rm.env})
@@ -247,7 +267,7 @@ func (s *Solver) execute(ctx context.Context, op *plan.Op, state *State, key v1.
 	if err != nil {
 		return nil, err
 	}
-	layer, err := s.commitLayer(ctx, diffDir, exported)
+	layer, err := s.commitLayer(ctx, diffDir, o.exported)
 	if err != nil {
 		return nil, err
 	}

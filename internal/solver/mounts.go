@@ -134,9 +134,10 @@ func (rm *runMounts) privateDir() (string, error) {
 
 // prepareMounts makes the mounts of r ready: views of their sources,
 // cache directories (locked as their sharing says), secret files and env
-// variables, forwarded ssh agents. The caller runs the process and then
-// calls release, also on error.
-func (s *Solver) prepareMounts(ctx context.Context, r *plan.Run, srcs map[int]mountInput, scratch string) (*runMounts, error) {
+// variables, forwarded ssh agents. With freshCaches the cache directories
+// are emptied first (cachemount's AcquireFresh). The caller runs the
+// process and then calls release, also on error.
+func (s *Solver) prepareMounts(ctx context.Context, r *plan.Run, srcs map[int]mountInput, scratch string, freshCaches bool) (*runMounts, error) {
 	rm := &runMounts{scratch: scratch}
 	sshTarget := ""
 	for i, m := range r.Mounts {
@@ -145,7 +146,7 @@ func (s *Solver) prepareMounts(ctx context.Context, r *plan.Run, srcs map[int]mo
 		case plan.MountBind:
 			err = s.bindMount(ctx, rm, m, srcs[i])
 		case plan.MountCache:
-			err = s.cacheMount(ctx, rm, m, srcs[i])
+			err = s.cacheMount(ctx, rm, m, srcs[i], freshCaches)
 		case plan.MountTmpfs:
 			opts := []string{"nosuid"}
 			if m.Size > 0 {
@@ -277,7 +278,7 @@ func seedID(src mountInput) string {
 }
 
 // cacheMount mounts a persistent cache directory of the store.
-func (s *Solver) cacheMount(ctx context.Context, rm *runMounts, m plan.Mount, src mountInput) error {
+func (s *Solver) cacheMount(ctx context.Context, rm *runMounts, m plan.Mount, src mountInput, fresh bool) error {
 	init := func(dir string) error {
 		var from step.Source
 		switch {
@@ -321,7 +322,11 @@ func (s *Solver) cacheMount(ctx context.Context, rm *runMounts, m plan.Mount, sr
 		}
 		return nil
 	}
-	cm, err := s.cacheDirs.Acquire(ctx, cacheKey(m, seedID(src)), cachemount.Sharing(m.Sharing), init)
+	acquire := s.cacheDirs.Acquire
+	if fresh {
+		acquire = s.cacheDirs.AcquireFresh
+	}
+	cm, err := acquire(ctx, cacheKey(m, seedID(src)), cachemount.Sharing(m.Sharing), init)
 	if err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ func TestPrepareMounts(t *testing.T) {
 			{Type: plan.MountSSH, ID: "absent", Target: "/run/buildkit/ssh_agent.1"},
 		},
 	}
-	rm, err := s.prepareMounts(context.Background(), r, nil, t.TempDir())
+	rm, err := s.prepareMounts(context.Background(), r, nil, t.TempDir(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,13 +143,13 @@ func TestPrepareMounts(t *testing.T) {
 		{Type: plan.MountSecret, ID: "nope", Target: "/x", Required: true},
 		{Type: plan.MountSSH, ID: "nope", Target: "/y", Required: true},
 	} {
-		_, err := s.prepareMounts(context.Background(), &plan.Run{Mounts: []plan.Mount{m}}, nil, t.TempDir())
+		_, err := s.prepareMounts(context.Background(), &plan.Run{Mounts: []plan.Mount{m}}, nil, t.TempDir(), false)
 		if err == nil || !strings.Contains(err.Error(), "--") {
 			t.Errorf("required %s: %v", m.Type, err)
 		}
 	}
 	// An instruction's own SSH_AUTH_SOCK is kept.
-	rm, err = s.prepareMounts(context.Background(), &plan.Run{Env: []string{"SSH_AUTH_SOCK=/mine"}, Mounts: []plan.Mount{{Type: plan.MountSSH, ID: "default", Target: "/a"}}}, nil, t.TempDir())
+	rm, err = s.prepareMounts(context.Background(), &plan.Run{Env: []string{"SSH_AUTH_SOCK=/mine"}, Mounts: []plan.Mount{{Type: plan.MountSSH, ID: "default", Target: "/a"}}}, nil, t.TempDir(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
