@@ -11,14 +11,16 @@
 #   edit    one source file changed before each run (a line appended)
 # Cases: go-single go-multi python-single python-multi (examples/), parallel4 (four
 # independent stages that each sleep 5 s, then a stage copying from all four) and copy20k
-# (COPY of 20,000 files, 200 MB of random bytes); the generated ones are made at run time
-# under the work dir, never committed.
+# (COPY of 20,000 files, 200 MB of random bytes) and go-cache (examples/go/Dockerfile with Go's
+# build cache on a RUN --mount=type=cache, as `docker init` writes Go Dockerfiles: an edit
+# recompiles one package, so the row shows the builder rather than the compiler); the
+# generated ones are made at run time under the work dir, never committed.
 #
 # Environment:
 #   WHITTLE    the whittle binary (default: go build ./cmd/whittle from this checkout; a
 #              builder that cannot be had is skipped with a note)
 #   BUILDERS   default "whittle buildah buildctl"
-#   CASES      default "python-single python-multi parallel4 copy20k go-multi go-single"
+#   CASES      default "python-single python-multi parallel4 copy20k go-cache go-multi go-single"
 #              (the noisy Go builds last)
 #   RUNS       default 3
 #   BUILDAH_ARGS  extra buildah build args (e.g. --jobs=4; default none, buildah's own default)
@@ -36,7 +38,7 @@ source "$here/peers.sh"
 out_md=${1:-}
 RUNS=${RUNS:-3}
 BUILDERS=${BUILDERS:-"whittle buildah buildctl"}
-CASES=${CASES:-"python-single python-multi parallel4 copy20k go-multi go-single"}
+CASES=${CASES:-"python-single python-multi parallel4 copy20k go-cache go-multi go-single"}
 BUILDAH_ARGS=${BUILDAH_ARGS:-}
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/whittle-bench.XXXXXX)}
 mkdir -p "$work"
@@ -119,6 +121,12 @@ echo 0 >"$ctxs/parallel4/input.txt"
   for s in a b c d; do printf 'COPY --from=%s /%s /%s\n' "$s" "$s" "$s"; done
 } >"$ctxs/parallel4/Dockerfile"
 
+# go-cache: the multi-stage example, its go build with GOCACHE (/root/.cache/go-build in
+# golang:bookworm) on a cache mount. The mount must be there; the sed fails loudly otherwise.
+sed 's|^RUN CGO_ENABLED=0 go build|RUN --mount=type=cache,target=/root/.cache/go-build CGO_ENABLED=0 go build|' \
+  "$ctxs/go/Dockerfile" >"$ctxs/go/Dockerfile.cache"
+grep -q -- '--mount=type=cache' "$ctxs/go/Dockerfile.cache" || { note "go-cache: examples/go/Dockerfile has no 'RUN CGO_ENABLED=0 go build' line to mount the cache on"; exit 1; }
+
 case " $CASES " in *" copy20k "*)
   note "generating 20,000 files, 200 MB"
   mkdir -p "$ctxs/copy20k/data"
@@ -135,6 +143,7 @@ case_spec() {
   local c=$1
   case "$c" in
   go-single) echo "$ctxs/go" "$ctxs/go/Dockerfile.single" "echo \"// edit \$(date +%s%N)\" >>'$ctxs/go/main.go'" ;;
+  go-cache) echo "$ctxs/go" "$ctxs/go/Dockerfile.cache" "echo \"// edit \$(date +%s%N)\" >>'$ctxs/go/main.go'" ;;
   go-multi) echo "$ctxs/go" "$ctxs/go/Dockerfile" "echo \"// edit \$(date +%s%N)\" >>'$ctxs/go/main.go'" ;;
   python-single) echo "$ctxs/python" "$ctxs/python/Dockerfile.single" "echo \"# edit \$(date +%s%N)\" >>'$ctxs/python/server.py'" ;;
   python-multi) echo "$ctxs/python" "$ctxs/python/Dockerfile" "echo \"# edit \$(date +%s%N)\" >>'$ctxs/python/server.py'" ;;
