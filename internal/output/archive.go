@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -21,9 +22,11 @@ import (
 // entry, beside org.opencontainers.image.ref.name which holds only its tag.
 const ContainerdNameAnnotation = "io.containerd.image.name"
 
-// archiveImage is one image of an archive and the names it goes by.
+// archiveImage is one image of an archive, or (idx set, img nil) one
+// multi-platform index, and the names it goes by.
 type archiveImage struct {
 	img   v1.Image
+	idx   v1.ImageIndex
 	names []string
 }
 
@@ -59,44 +62,27 @@ func writeArchive(ctx context.Context, w io.Writer, images []archiveImage, docke
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		raw, err := ai.img.RawManifest()
-		if err != nil {
-			return fmt.Errorf("reading manifest: %w", err)
-		}
-		m, err := ai.img.Manifest()
-		if err != nil {
-			return fmt.Errorf("reading manifest: %w", err)
-		}
-		desc, err := manifestDescriptor(ai.img, raw)
-		if err != nil {
-			return err
-		}
-		for _, l := range m.Layers {
-			if written[l.Digest] {
-				continue
+		var desc v1.Descriptor
+		var entry dockerManifestEntry
+		if ai.idx != nil {
+			if docker {
+				return errors.New("a docker archive cannot hold a multi-platform index")
 			}
-			if err := writeLayerBlob(ctx, tw, ai.img, l); err != nil {
+			d, err := writeIndexBlobs(ctx, tw, ai.idx, written)
+			if err != nil {
 				return err
 			}
-			written[l.Digest] = true
-		}
-		cfg, err := ai.img.RawConfigFile()
-		if err != nil {
-			return fmt.Errorf("reading config: %w", err)
-		}
-		for _, b := range [][]byte{cfg, raw} {
-			h, _, _ := v1.SHA256(bytes.NewReader(b))
-			if written[h] {
-				continue
-			}
-			if err := writeTarFile(tw, blobName(h), b); err != nil {
+			desc = d
+		} else {
+			d, m, err := writeImageBlobs(ctx, tw, ai.img, written)
+			if err != nil {
 				return err
 			}
-			written[h] = true
-		}
-		entry := dockerManifestEntry{Config: blobName(m.Config.Digest), RepoTags: []string{}}
-		for _, l := range m.Layers {
-			entry.Layers = append(entry.Layers, blobName(l.Digest))
+			desc = d
+			entry = dockerManifestEntry{Config: blobName(m.Config.Digest), RepoTags: []string{}}
+			for _, l := range m.Layers {
+				entry.Layers = append(entry.Layers, blobName(l.Digest))
+			}
 		}
 		named := false
 		for _, n := range ai.names {
@@ -115,7 +101,9 @@ func writeArchive(ctx context.Context, w io.Writer, images []archiveImage, docke
 		if !named {
 			index.Manifests = append(index.Manifests, desc)
 		}
-		dockerManifest = append(dockerManifest, entry)
+		if ai.idx == nil {
+			dockerManifest = append(dockerManifest, entry)
+		}
 	}
 	b, err := json.Marshal(index)
 	if err != nil {
@@ -134,6 +122,105 @@ func writeArchive(ctx context.Context, w io.Writer, images []archiveImage, docke
 		}
 	}
 	return tw.Close()
+}
+
+// writeImageBlobs writes img's layers, config and manifest, each blob once
+// (written records them), and returns the manifest's descriptor.
+func writeImageBlobs(ctx context.Context, tw *tar.Writer, img v1.Image, written map[v1.Hash]bool) (v1.Descriptor, *v1.Manifest, error) {
+	raw, err := img.RawManifest()
+	if err != nil {
+		return v1.Descriptor{}, nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return v1.Descriptor{}, nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	desc, err := manifestDescriptor(img, raw)
+	if err != nil {
+		return v1.Descriptor{}, nil, err
+	}
+	for _, l := range m.Layers {
+		if written[l.Digest] {
+			continue
+		}
+		if err := writeLayerBlob(ctx, tw, img, l); err != nil {
+			return v1.Descriptor{}, nil, err
+		}
+		written[l.Digest] = true
+	}
+	cfg, err := img.RawConfigFile()
+	if err != nil {
+		return v1.Descriptor{}, nil, fmt.Errorf("reading config: %w", err)
+	}
+	for _, b := range [][]byte{cfg, raw} {
+		if err := writeBlobOnce(tw, b, written); err != nil {
+			return v1.Descriptor{}, nil, err
+		}
+	}
+	return desc, m, nil
+}
+
+// writeIndexBlobs writes the images idx lists (nested indexes too) and idx
+// itself, and returns idx's descriptor.
+func writeIndexBlobs(ctx context.Context, tw *tar.Writer, idx v1.ImageIndex, written map[v1.Hash]bool) (v1.Descriptor, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("reading index: %w", err)
+	}
+	for _, d := range im.Manifests {
+		switch {
+		case d.MediaType.IsIndex():
+			child, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return v1.Descriptor{}, err
+			}
+			if _, err := writeIndexBlobs(ctx, tw, child, written); err != nil {
+				return v1.Descriptor{}, err
+			}
+		case d.MediaType.IsImage():
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				return v1.Descriptor{}, err
+			}
+			if _, _, err := writeImageBlobs(ctx, tw, img, written); err != nil {
+				return v1.Descriptor{}, err
+			}
+		default:
+			return v1.Descriptor{}, fmt.Errorf("index entry %s: media type %s is neither an image nor an index", d.Digest, d.MediaType)
+		}
+	}
+	raw, err := idx.RawManifest()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("reading index: %w", err)
+	}
+	mt, err := idx.MediaType()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	if err := writeBlobOnce(tw, raw, written); err != nil {
+		return v1.Descriptor{}, err
+	}
+	h, n, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	return v1.Descriptor{MediaType: mt, Digest: h, Size: n}, nil
+}
+
+// writeBlobOnce writes b under its digest unless written has it.
+func writeBlobOnce(tw *tar.Writer, b []byte, written map[v1.Hash]bool) error {
+	h, _, err := v1.SHA256(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	if written[h] {
+		return nil
+	}
+	if err := writeTarFile(tw, blobName(h), b); err != nil {
+		return err
+	}
+	written[h] = true
+	return nil
 }
 
 // manifestDescriptor describes an image's manifest for an index entry.

@@ -23,6 +23,8 @@ import (
 // interrupted uploads only what is missing when retried; up to o.Jobs
 // blobs go at once; and a layer that the store knows under another name in
 // the same registry is mounted from that repository instead of uploaded.
+// An index (a multi-platform build) goes with its images by
+// remote.WriteIndex.
 func Push(ctx context.Context, st *store.Store, desc v1.Descriptor, dest string, o Options) error {
 	reg, err := o.registry().Prepared()
 	if err != nil {
@@ -31,6 +33,18 @@ func Push(ctx context.Context, st *store.Store, desc v1.Descriptor, dest string,
 	ref, err := reg.Reference(dest)
 	if err != nil {
 		return fmt.Errorf("pushing to %s: %w", dest, err)
+	}
+	opts, err := reg.Remote(ctx)
+	if err != nil {
+		return fmt.Errorf("pushing to %s: %w", dest, err)
+	}
+	if desc.MediaType.IsIndex() {
+		idx, err := st.Index(desc)
+		if err != nil {
+			return fmt.Errorf("pushing to %s: %w", dest, err)
+		}
+		err = remote.WriteIndex(ref, idx, opts...)
+		return pushError(desc, dest, ref, err)
 	}
 	img, err := st.Image(desc)
 	if err != nil {
@@ -43,19 +57,21 @@ func Push(ctx context.Context, st *store.Store, desc v1.Descriptor, dest string,
 	if len(sources) > 0 {
 		img = &mountableImage{Image: img, sources: sources}
 	}
-	opts, err := reg.Remote(ctx)
-	if err != nil {
-		return fmt.Errorf("pushing to %s: %w", dest, err)
+	return pushError(desc, dest, ref, remote.Write(ref, img, opts...))
+}
+
+// pushError wraps the error (if any) of pushing desc to dest, saying what
+// to do when the registry wants credentials.
+func pushError(desc v1.Descriptor, dest string, ref name.Reference, err error) error {
+	if err == nil {
+		return nil
 	}
-	if err := remote.Write(ref, img, opts...); err != nil {
-		var terr *transport.Error
-		if errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden) {
-			return fmt.Errorf("pushing %s to %s: %w; the registry refused the credentials or wants some: log in with `whittle login %s`",
-				desc.Digest, dest, err, ref.Context().RegistryStr())
-		}
-		return fmt.Errorf("pushing %s to %s: %w", desc.Digest, dest, err)
+	var terr *transport.Error
+	if errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden) {
+		return fmt.Errorf("pushing %s to %s: %w; the registry refused the credentials or wants some: log in with `whittle login %s`",
+			desc.Digest, dest, err, ref.Context().RegistryStr())
 	}
-	return nil
+	return fmt.Errorf("pushing %s to %s: %w", desc.Digest, dest, err)
 }
 
 // mountSources maps layer digests to a repository of dest's registry that

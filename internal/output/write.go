@@ -27,6 +27,12 @@ import (
 //     applied) as a tar;
 //   - local: extracts the final filesystem into the directory dest.
 //
+// desc may be an image index (a multi-platform build, its images with
+// their platforms): registry pushes and OCI layouts (directory or tar) get
+// the index; tar and local get each platform's filesystem under
+// PlatformDir(platform), as BuildKit writes them; image (without push) and
+// docker refuse it (Spec.TakesIndex).
+//
 // Files are written to a temporary name and renamed, so a failed write
 // leaves no partial file; dest "-" writes to o.Stdout.
 func Write(ctx context.Context, st *store.Store, desc v1.Descriptor, names []string, spec Spec, o Options) error {
@@ -40,6 +46,9 @@ func Write(ctx context.Context, st *store.Store, desc v1.Descriptor, names []str
 				o.Insecure = append(o.Insecure, ref.Context().RegistryStr())
 			}
 		}
+	}
+	if desc.MediaType.IsIndex() {
+		return writeIndex(ctx, st, desc, names, spec, o)
 	}
 	switch spec.Type {
 	case TypeImage, TypeRegistry:

@@ -1,0 +1,142 @@
+package output
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/whittle-build/whittle/internal/store"
+)
+
+// TakesIndex says whether the output can hold a multi-platform result (an
+// image index), with what to do instead when it cannot, so that a build
+// can refuse before it runs. As with docker build's default builder, the
+// local store and docker archives hold single-platform images only.
+func (s Spec) TakesIndex() error {
+	switch s.Type {
+	case TypeImage:
+		if s.Bool("push") {
+			return nil
+		}
+		return errors.New("the local store holds single-platform images: send a multi-platform build to a registry (--push, or --output type=registry,name=NAME) or to an OCI layout (--output type=oci,dest=DIR), or build one --platform")
+	case TypeDocker:
+		return errors.New("docker load takes single-platform images: write a multi-platform build with --output type=oci,dest=DIR (or ...,tar=true), or build one --platform")
+	}
+	return nil
+}
+
+// PlatformDir is the directory (or tar prefix) of one platform's files in
+// a multi-platform type=local or type=tar output: "linux_arm64",
+// "linux_arm_v7", as BuildKit names them.
+func PlatformDir(p v1.Platform) string {
+	return strings.ReplaceAll(p.String(), "/", "_")
+}
+
+// writeIndex is Write for an image index: the result of a multi-platform
+// build.
+func writeIndex(ctx context.Context, st *store.Store, desc v1.Descriptor, names []string, spec Spec, o Options) error {
+	if err := spec.TakesIndex(); err != nil {
+		return fmt.Errorf("writing output %s: %w", spec, err)
+	}
+	idx, err := st.Index(desc)
+	if err != nil {
+		return fmt.Errorf("writing output %s: %w", spec, err)
+	}
+	switch spec.Type {
+	case TypeImage, TypeRegistry:
+		if len(names) == 0 {
+			return fmt.Errorf("writing output %s: pushing needs an image name (-t or name=)", spec)
+		}
+		for _, n := range names {
+			if err := Push(ctx, st, desc, n, o); err != nil {
+				return err
+			}
+		}
+		return nil
+	case TypeOCI:
+		if spec.Bool("tar") || spec.Dest == "-" {
+			return writeFile(spec.Dest, o, func(w io.Writer) error {
+				return writeArchive(ctx, w, []archiveImage{{idx: idx, names: names}}, false)
+			})
+		}
+		return writeLayoutDir(spec.Dest, idx, names)
+	case TypeTar:
+		return writeFile(spec.Dest, o, func(w io.Writer) error {
+			tw := tar.NewWriter(w)
+			err := eachPlatform(idx, func(p v1.Platform, img v1.Image) error {
+				return writeFilesystemTarPrefixed(ctx, tw, img, PlatformDir(p))
+			})
+			if err != nil {
+				return err
+			}
+			return tw.Close()
+		})
+	case TypeLocal:
+		return eachPlatform(idx, func(p v1.Platform, img v1.Image) error {
+			return writeFilesystemDir(ctx, filepath.Join(spec.Dest, PlatformDir(p)), img)
+		})
+	}
+	return fmt.Errorf("writing output %s: unknown type", spec)
+}
+
+// eachPlatform calls fn with each image of idx and its platform.
+func eachPlatform(idx v1.ImageIndex, fn func(v1.Platform, v1.Image) error) error {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return err
+	}
+	for _, d := range im.Manifests {
+		if d.Platform == nil || !d.MediaType.IsImage() {
+			continue
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return err
+		}
+		if err := fn(*d.Platform, img); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFilesystemTarPrefixed adds img's final filesystem to tw under dir/.
+func writeFilesystemTarPrefixed(ctx context.Context, tw *tar.Writer, img v1.Image, dir string) error {
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755, ModTime: archiveTime, Format: tar.FormatPAX}); err != nil {
+		return err
+	}
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	tr := tar.NewReader(ctxReader{ctx, rc})
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("flattening the %s image: %w", dir, err)
+		}
+		hdr.Name = path.Join(dir, cleanTarName(hdr.Name))
+		if hdr.Typeflag == tar.TypeDir {
+			hdr.Name += "/"
+		}
+		if hdr.Typeflag == tar.TypeLink {
+			// Hard links name a file of the same image.
+			hdr.Linkname = path.Join(dir, cleanTarName(hdr.Linkname))
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return fmt.Errorf("flattening the %s image: %w", dir, err)
+		}
+	}
+}
