@@ -29,16 +29,16 @@ import (
 )
 
 type buildFlags struct {
-	file, target, progress, iidfile, network, platform, compression string
-	metadataFile, provenance, sbom, shmSize                         string
-	tags, buildArgs, outputs, contexts                              []string
-	labels, annotations, hosts, noCacheFilter, allow, ulimits       []string
-	attest                                                          []string
-	cacheTo, cacheFrom                                              []string
-	secrets, ssh                                                    []string
-	noCache, pull, quiet, push, load, check                         bool
-	jobs                                                            int
-	registry                                                        registryFlags
+	file, target, progress, iidfile, network, compression     string
+	metadataFile, provenance, sbom, shmSize                   string
+	tags, buildArgs, outputs, contexts, platforms             []string
+	labels, annotations, hosts, noCacheFilter, allow, ulimits []string
+	attest                                                    []string
+	cacheTo, cacheFrom                                        []string
+	secrets, ssh                                              []string
+	noCache, pull, quiet, push, load, check                   bool
+	jobs                                                      int
+	registry                                                  registryFlags
 }
 
 func newBuild(g *globals) *cobra.Command {
@@ -121,7 +121,7 @@ reads the Dockerfile from standard input and the context from CONTEXT.`,
 	fl.BoolVar(&f.load, "load", false, "put the image in the local store, whittle's image store (same as --output type=image, the default)")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image's digest to this file")
 	fl.StringVar(&f.network, "network", "host", "network of RUN steps: host (default, also named default) or none")
-	fl.StringVar(&f.platform, "platform", "", "target platform (default the host's, e.g. linux/amd64)")
+	fl.StringArrayVar(&f.platforms, "platform", nil, "target platform (default the host's, e.g. linux/amd64); several (comma-separated or repeated) make a multi-platform image index, which goes to a registry or an OCI layout")
 	fl.IntVar(&f.jobs, "jobs", 0, "how many steps may run at once (default the number of CPUs)")
 	fl.StringVar(&f.compression, "compression", "gzip", "compression of new layers: gzip, zstd or none")
 	f.registry.add(cmd)
@@ -136,7 +136,7 @@ reads the Dockerfile from standard input and the context from CONTEXT.`,
 func (f *buildFlags) options(contextDir string) (build.Options, error) {
 	o := build.Options{
 		ContextDir: contextDir, Dockerfile: f.file, Tags: f.tags, Target: f.target,
-		NoCache: f.noCache, Pull: f.pull, Platform: f.platform, IIDFile: f.iidfile,
+		NoCache: f.noCache, Pull: f.pull, Platforms: f.platforms, IIDFile: f.iidfile,
 		Network: f.network, Jobs: f.jobs, MetadataFile: f.metadataFile, Check: f.check, Insecure: f.registry.insecure, RegistryCA: f.registry.caFile,
 		BuildArgs: map[string]string{}, BuildContexts: map[string]string{},
 	}
@@ -346,8 +346,8 @@ func checkReport(w io.Writer, violations []string) error {
 }
 
 // parseAnnotation reads an --annotation as docker buildx does:
-// [TYPE[PLATFORM]:]KEY=VALUE. The manifest is the only place whittle's
-// single-platform images have for them, so TYPE may only be "manifest".
+// [TYPE[PLATFORM]:]KEY=VALUE. whittle puts them on every image manifest
+// it makes, so TYPE may only be "manifest", for all platforms.
 func parseAnnotation(s string) (key, value string, err error) {
 	k, v, ok := strings.Cut(s, "=")
 	if typ, rest, typed := strings.Cut(k, ":"); typed {
@@ -355,11 +355,11 @@ func parseAnnotation(s string) (key, value string, err error) {
 		switch base {
 		case "manifest":
 			if base != typ {
-				return "", "", fmt.Errorf("--annotation %q: a platform-specific annotation needs a multi-platform build, which whittle does not make", s)
+				return "", "", fmt.Errorf("--annotation %q: whittle puts annotations on the manifest of every platform: platform-specific ones are not supported", s)
 			}
 			k = rest
 		case "index", "manifest-descriptor", "index-descriptor":
-			return "", "", fmt.Errorf("--annotation %q: whittle makes single-platform images: only manifest annotations are supported", s)
+			return "", "", fmt.Errorf("--annotation %q: only manifest annotations are supported (on the manifest of every platform)", s)
 		}
 	}
 	if !ok || k == "" {

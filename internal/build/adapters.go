@@ -60,7 +60,7 @@ func (sandboxRunner) Run(ctx context.Context, p *step.Process) error {
 	var ee *sandbox.ExitError
 	if errors.As(err, &ee) {
 		if ee.Err != nil {
-			return fmt.Errorf("%v: %w", ee.Err, &step.ExitError{Code: ee.Code})
+			return fmt.Errorf("%w: %w", ee.Err, &step.ExitError{Code: ee.Code})
 		}
 		return &step.ExitError{Code: ee.Code}
 	}

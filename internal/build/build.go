@@ -12,10 +12,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,8 +69,11 @@ type Options struct {
 	NoCacheFilter []string
 	// Pull asks registries for base images even when the store has them.
 	Pull bool
-	// Platform is the target platform; default the host's.
-	Platform string
+	// Platforms are the target platforms (--platform, each may be a
+	// comma-separated list); default the host's. With more than one the
+	// result is an image index, one image per platform, built one
+	// platform after the other.
+	Platforms []string
 	// Outputs are where the image goes; default the store (type=image).
 	Outputs []output.Spec
 	// IIDFile receives the image's manifest digest.
@@ -149,6 +154,10 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	if o.Dockerfile == "" {
 		o.Dockerfile = filepath.Join(o.ContextDir, "Dockerfile")
 	}
+	platforms, err := targetPlatforms(o)
+	if err != nil {
+		return nil, err
+	}
 	rec := progress.NewRecorder(o.Progress)
 	dockerfile, err := readDockerfile(o)
 	if err != nil {
@@ -166,9 +175,6 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	resolver := resolve.New(resolve.Options{
-		Store: st, Platform: o.Platform, Pull: o.Pull, Insecure: o.Insecure, CAFile: o.RegistryCA,
-	})
 
 	name := displayPath(o.Dockerfile)
 	switch {
@@ -180,18 +186,40 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 			name = rel
 		}
 	}
+	// One plan per target platform; the warnings of all, each once.
 	v := rec.Start("[internal] load build definition from " + filepath.Base(name))
-	p, err := frontend.Lower(ctx, dockerfile, frontend.Options{
-		Filename:      name,
-		Target:        o.Target,
-		BuildArgs:     o.BuildArgs,
-		Platform:      o.Platform,
-		BuildContexts: o.BuildContexts,
-		Resolver:      resolver,
-	})
+	plans := make([]*plan.Plan, len(platforms))
+	resolvers := make([]*resolve.Resolver, len(platforms))
+	var warnings, violations []string
+	for i, pf := range platforms {
+		resolvers[i] = resolve.New(resolve.Options{
+			Store: st, Platform: pf, Pull: o.Pull, Insecure: o.Insecure, CAFile: o.RegistryCA,
+		})
+		plans[i], err = frontend.Lower(ctx, dockerfile, frontend.Options{
+			Filename:      name,
+			Target:        o.Target,
+			BuildArgs:     o.BuildArgs,
+			Platform:      pf,
+			BuildContexts: o.BuildContexts,
+			Resolver:      resolvers[i],
+		})
+		if err != nil {
+			break
+		}
+		for _, w := range plans[i].Warnings {
+			if !slices.Contains(warnings, w) {
+				warnings = append(warnings, w)
+			}
+		}
+		for _, w := range plans[i].Violations {
+			if !slices.Contains(violations, w) {
+				violations = append(violations, w)
+			}
+		}
+	}
 	if err == nil {
 		// Written before Done: a vertex's output is timed from its start.
-		for _, w := range p.Warnings {
+		for _, w := range warnings {
 			v.Write([]byte(w + "\n"))
 		}
 	}
@@ -200,11 +228,13 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 		return nil, err
 	}
 	if o.Check {
-		return &Result{Warnings: p.Warnings, Violations: p.Violations}, nil
+		return &Result{Warnings: warnings, Violations: violations}, nil
 	}
 	if !o.AllowInsecure {
-		if err := checkInsecure(p); err != nil {
-			return nil, err
+		for _, p := range plans {
+			if err := checkInsecure(p); err != nil {
+				return nil, err
+			}
 		}
 	}
 
@@ -216,64 +246,58 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	sv, err := solver.New(solver.Options{
-		Store:         st,
-		Snapshotter:   snap,
-		Sandbox:       sandboxRunner{},
-		Images:        storeImages{st: st, r: resolver},
-		Contexts:      contexts,
-		Progress:      rec,
-		NoCache:       o.NoCache,
-		NoCacheStages: o.NoCacheFilter,
-		CacheFrom:     cacheFrom,
-		Jobs:          o.Jobs,
-		Epoch:         o.Epoch,
-		Network:       o.Network,
-		RunSettings:   step.Settings{Hosts: o.Hosts, ShmSize: o.ShmSize, Ulimits: o.Ulimits},
-		Compression:   exportCompression(o),
-		Secrets:       secretStore,
-		SSH:           agents,
-	})
-	if err != nil {
-		return nil, err
-	}
-	res, err := sv.Solve(ctx, p)
-	// The checksums learned are good whether or not the build succeeded.
-	for _, c := range contexts {
-		c.Save()
-	}
-	if err != nil {
-		return nil, err
-	}
-
-	if len(o.Labels) > 0 {
-		// As BuildKit does: the target's config only, no history entry.
-		cfg := &res.Target.Config.Config
-		cfg.Labels = maps.Clone(cfg.Labels)
-		if cfg.Labels == nil {
-			cfg.Labels = map[string]string{}
+	// The platforms one after the other: steps they share (stages FROM
+	// --platform=$BUILDPLATFORM) run once and are cache hits after.
+	results := make([]*solver.Result, len(platforms))
+	for i := range platforms {
+		namePlatform := ""
+		if len(platforms) > 1 {
+			namePlatform = plans[i].Platform
 		}
-		maps.Copy(cfg.Labels, o.Labels)
+		sv, err := solver.New(solver.Options{
+			Store:         st,
+			Snapshotter:   snap,
+			Sandbox:       sandboxRunner{},
+			Images:        storeImages{st: st, r: resolvers[i]},
+			Contexts:      contexts,
+			Progress:      rec,
+			NoCache:       o.NoCache,
+			NoCacheStages: o.NoCacheFilter,
+			CacheFrom:     cacheFrom,
+			Jobs:          o.Jobs,
+			Epoch:         o.Epoch,
+			Network:       o.Network,
+			RunSettings:   step.Settings{Hosts: o.Hosts, ShmSize: o.ShmSize, Ulimits: o.Ulimits},
+			Compression:   exportCompression(o),
+			Secrets:       secretStore,
+			SSH:           agents,
+			NamePlatform:  namePlatform,
+		})
+		if err != nil {
+			return nil, err
+		}
+		results[i], err = sv.Solve(ctx, plans[i])
+		if err != nil {
+			// The checksums learned are good whether or not the build succeeded.
+			saveContexts(contexts)
+			return nil, err
+		}
 	}
+	saveContexts(contexts)
 
 	v = rec.Start("exporting to image")
-	desc, err := export.Image(ctx, st, res.Target.Layers, &res.Target.Config, export.Options{
-		Compression: o.Compression,
-		Epoch:       o.Epoch,
-		Annotations: annotations(res.Target, o.Annotations),
-	})
+	desc, err := exportAll(ctx, st, v, plans, results, o)
 	if err == nil {
 		err = deliver(ctx, st, desc, o)
-	}
-	if err == nil {
-		v.Write([]byte(fmt.Sprintf("image %s\n", desc.Digest)))
 	}
 	v.Done(err, ctx.Err() != nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := remotecache.WriteAll(ctx, st, o.CacheTo, res, p.Target.Index, cacheOptions(o, rec)); err != nil {
-		return nil, err
+	if len(platforms) == 1 {
+		if err := remotecache.WriteAll(ctx, st, o.CacheTo, results[0], plans[0].Target.Index, cacheOptions(o, rec)); err != nil {
+			return nil, err
+		}
 	}
 	if o.IIDFile != "" {
 		if err := os.WriteFile(o.IIDFile, []byte(desc.Digest.String()), 0o644); err != nil {
@@ -285,7 +309,89 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	return &Result{Descriptor: desc, Warnings: p.Warnings}, nil
+	return &Result{Descriptor: desc, Warnings: warnings}, nil
+}
+
+// exportAll writes the image of each platform's result into the store and,
+// for more than one, the index of them; it returns what the outputs get.
+func exportAll(ctx context.Context, st *store.Store, v io.Writer, plans []*plan.Plan, results []*solver.Result, o Options) (v1.Descriptor, error) {
+	descs := make([]v1.Descriptor, len(results))
+	for i, res := range results {
+		target := res.Target
+		if len(o.Labels) > 0 {
+			// As BuildKit does: the target's config only, no history entry.
+			cfg := &target.Config.Config
+			cfg.Labels = maps.Clone(cfg.Labels)
+			if cfg.Labels == nil {
+				cfg.Labels = map[string]string{}
+			}
+			maps.Copy(cfg.Labels, o.Labels)
+		}
+		desc, err := export.Image(ctx, st, target.Layers, &target.Config, export.Options{
+			Compression: o.Compression,
+			Epoch:       o.Epoch,
+			Annotations: annotations(target, o.Annotations),
+		})
+		if err != nil {
+			return v1.Descriptor{}, err
+		}
+		if len(results) == 1 {
+			fmt.Fprintf(v, "image %s\n", desc.Digest)
+			return desc, nil
+		}
+		p, err := v1.ParsePlatform(plans[i].Platform)
+		if err != nil {
+			return v1.Descriptor{}, fmt.Errorf("platform %q: %w", plans[i].Platform, err)
+		}
+		desc.Platform = p
+		fmt.Fprintf(v, "image %s for %s\n", desc.Digest, p)
+		descs[i] = desc
+	}
+	idx, err := st.WriteIndex(descs)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	fmt.Fprintf(v, "index %s\n", idx.Digest)
+	return idx, nil
+}
+
+// targetPlatforms are the platforms --platform names (comma-separated,
+// repeatable), each once, in order; [""] (the host's) when none. More than
+// one needs outputs that hold an index.
+func targetPlatforms(o Options) ([]string, error) {
+	var out []string
+	for _, p := range o.Platforms {
+		for _, f := range strings.Split(p, ",") {
+			if f = strings.TrimSpace(f); f != "" && !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	if len(out) <= 1 {
+		if len(out) == 0 {
+			out = []string{""}
+		}
+		return out, nil
+	}
+	outs := o.Outputs
+	if len(outs) == 0 {
+		outs = []output.Spec{{Type: output.TypeImage}}
+	}
+	for _, spec := range outs {
+		if err := spec.TakesIndex(); err != nil {
+			return nil, fmt.Errorf("--platform %s: %w", strings.Join(out, ","), err)
+		}
+	}
+	if len(o.CacheTo) > 0 {
+		return nil, fmt.Errorf("--platform %s: --cache-to exports the cache of single-platform builds only: export it from one build per platform", strings.Join(out, ","))
+	}
+	return out, nil
+}
+
+func saveContexts(contexts map[string]*buildcontext.Context) {
+	for _, c := range contexts {
+		c.Save()
+	}
 }
 
 // checkInsecure fails when a step the build needs is RUN
@@ -457,18 +563,22 @@ func writeMetadata(st *store.Store, desc v1.Descriptor, o Options) error {
 }
 
 func metadata(st *store.Store, desc v1.Descriptor, tags []string) ([]byte, error) {
-	img, err := st.Image(desc)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := img.ConfigName()
-	if err != nil {
-		return nil, err
-	}
 	md := map[string]any{
-		"containerimage.digest":        desc.Digest.String(),
-		"containerimage.config.digest": cfg.String(),
-		"containerimage.descriptor":    v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, Annotations: desc.Annotations},
+		"containerimage.digest":     desc.Digest.String(),
+		"containerimage.descriptor": v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, Annotations: desc.Annotations},
+	}
+	// An index (a multi-platform build) has no one config: buildx leaves
+	// the key out then.
+	if !desc.MediaType.IsIndex() {
+		img, err := st.Image(desc)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := img.ConfigName()
+		if err != nil {
+			return nil, err
+		}
+		md["containerimage.config.digest"] = cfg.String()
 	}
 	if len(tags) > 0 {
 		md["image.name"] = strings.Join(tags, ",")

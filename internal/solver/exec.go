@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
@@ -63,6 +65,9 @@ func (s *Solver) layerOp(ctx context.Context, st *plan.Stage, op *plan.Op, state
 		exported:    st != nil && runs[st] != nil && runs[st].exported,
 		freshCaches: ignoreCache,
 	})
+	if err != nil && st != nil {
+		err = foreignProgram(err, st.Platform)
+	}
 	v.Done(err, ctx.Err() != nil)
 	if err != nil {
 		return nil, err
@@ -79,6 +84,22 @@ func (s *Solver) layerOp(ctx context.Context, st *plan.Stage, op *plan.Op, state
 	}
 	next.rerun = rerun
 	return next, nil
+}
+
+// foreignProgram adds what to do to the error of a step that could not
+// execute a program (ENOEXEC) in a stage for another architecture than
+// the host's: the kernel runs such programs only through an emulator
+// registered with binfmt_misc.
+func foreignProgram(err error, stagePlatform string) error {
+	if !errors.Is(err, syscall.ENOEXEC) {
+		return err
+	}
+	host := runtime.GOOS + "/" + runtime.GOARCH
+	p, perr := v1.ParsePlatform(stagePlatform)
+	if perr != nil || stagePlatform == "" || (p.OS == runtime.GOOS && p.Architecture == runtime.GOARCH) {
+		return err
+	}
+	return fmt.Errorf("%w; the stage is for %s and this %s host cannot execute its programs: register an emulator for them with binfmt_misc (on Debian: apt-get install qemu-user-static), or build the stage FROM --platform=$BUILDPLATFORM and cross-compile for $TARGETPLATFORM", err, stagePlatform, host)
 }
 
 // noCacheStage says whether --no-cache-filter names st.

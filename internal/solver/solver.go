@@ -76,6 +76,12 @@ type Options struct {
 	Secrets Secrets
 	// SSH are the agents RUN --mount=type=ssh forwards. Default none.
 	SSH *sshforward.Agents
+	// NamePlatform, the target platform of a multi-platform build's plan,
+	// puts platforms in progress names as BuildKit does then:
+	// "[linux/arm64 build 2/4]" for a stage built for it,
+	// "[linux/amd64->arm64 build 2/4]" for one FROM
+	// --platform=$BUILDPLATFORM. Default none: "[build 2/4]".
+	NamePlatform string
 	// HTTPClient downloads ADD <url> sources. Default: the default
 	// transport (proxies from the environment).
 	HTTPClient *http.Client
@@ -206,9 +212,27 @@ func wait(ctx context.Context, runs map[*plan.Stage]*stageRun, st *plan.Stage) (
 }
 
 // stageName is how progress names a stage's vertices, like BuildKit's
-// "[build 2/4]".
-func stageName(st *plan.Stage, i, n int) string {
-	return fmt.Sprintf("[%s %d/%d]", st, i, n)
+// "[build 2/4]" (or, with NamePlatform, "[linux/arm64 build 2/4]").
+func (s *Solver) stageName(st *plan.Stage, i, n int) string {
+	if s.o.NamePlatform == "" {
+		return fmt.Sprintf("[%s %d/%d]", st, i, n)
+	}
+	return fmt.Sprintf("[%s %s %d/%d]", platformName(st.Platform, s.o.NamePlatform), st, i, n)
+}
+
+// platformName is a stage's platform in progress names, and where it
+// builds for when that differs, as BuildKit writes it: "linux/amd64",
+// "linux/amd64->arm64", "linux/amd64->windows/amd64".
+func platformName(stage, target string) string {
+	if target == "" || stage == target {
+		return stage
+	}
+	so, sa, _ := strings.Cut(stage, "/")
+	to, ta, _ := strings.Cut(target, "/")
+	if so == to && sa != ta {
+		return stage + "->" + ta
+	}
+	return stage + "->" + target
 }
 
 func (s *Solver) buildStage(ctx context.Context, st *plan.Stage, runs map[*plan.Stage]*stageRun) (*State, error) {
@@ -218,7 +242,7 @@ func (s *Solver) buildStage(ctx context.Context, st *plan.Stage, runs map[*plan.
 			total++
 		}
 	}
-	state, err := s.start(ctx, st, runs, stageName(st, 1, total))
+	state, err := s.start(ctx, st, runs, s.stageName(st, 1, total))
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +258,7 @@ func (s *Solver) buildStage(ctx context.Context, st *plan.Stage, runs map[*plan.
 			continue
 		}
 		n++
-		name := fmt.Sprintf("%s %s", stageName(st, n, total), op.Instruction)
+		name := fmt.Sprintf("%s %s", s.stageName(st, n, total), op.Instruction)
 		next, err := s.layerOp(ctx, st, op, state, runs, name)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", op.Location, name, err)
