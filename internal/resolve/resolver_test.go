@@ -217,6 +217,53 @@ func TestPlatformSelection(t *testing.T) {
 	}
 }
 
+// TestForeignPullKeepsTheHostName: a multi-platform build pulls its base
+// for every platform; the store's name keeps the host's image, which the
+// next build without a registry then finds.
+func TestForeignPullKeepsTheHostName(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("names linux/amd64 as the host")
+	}
+	ctx := context.Background()
+	reg := newCountingRegistry(t)
+	idx, digests := platformIndex(t, "linux/amd64", "linux/arm64")
+	r, err := name.ParseReference(reg.host + "/base:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(r, idx); err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t)
+	ref := reg.host + "/base:1"
+	for _, p := range []string{"linux/amd64", "linux/arm64", "linux/arm64"} {
+		res, err := New(Options{Store: st, Platform: p}).Image(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Descriptor.Digest != digests[p] {
+			t.Errorf("%s: got %s, want %s", p, res.Descriptor.Digest, digests[p])
+		}
+		if d, err := st.Lookup(ref); err != nil || d.Digest != digests["linux/amd64"] {
+			t.Errorf("after resolving for %s the store names %s (%v), want the host's %s", p, d.Digest, err, digests["linux/amd64"])
+		}
+	}
+	res, err := New(Options{Store: st, Transport: errTransport{}}).Image(ctx, ref)
+	if err != nil || res.Descriptor.Digest != digests["linux/amd64"] {
+		t.Fatalf("offline: %v, %v", res, err)
+	}
+	// A foreign image named first gives the name up to the host's.
+	st2 := openStore(t)
+	for _, p := range []string{"linux/arm64", "linux/amd64"} {
+		if _, err := New(Options{Store: st2, Platform: p}).Image(ctx, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d, err := st2.Lookup(ref); err != nil || d.Digest != digests["linux/amd64"] {
+		t.Errorf("the store names %s (%v), want the host's %s", d.Digest, err, digests["linux/amd64"])
+	}
+}
+
 func TestNotFoundSaysWhatToDo(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
