@@ -11,7 +11,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/whittle-build/whittle/internal/analyze"
-	"github.com/whittle-build/whittle/internal/resolve"
 )
 
 type analyzeFlags struct {
@@ -19,7 +18,7 @@ type analyzeFlags struct {
 	forbid                                         []string
 	top                                            int
 	minEfficiency                                  float64
-	registry                                       registryFlags
+	registry                                       openFlags
 }
 
 func newAnalyze(g *globals) *cobra.Command {
@@ -128,7 +127,7 @@ func (f *analyzeFlags) options() (analyze.Options, error) {
 
 func newDiff(g *globals) *cobra.Command {
 	var format string
-	var registry registryFlags
+	var registry openFlags
 	cmd := &cobra.Command{
 		Use:   "diff [flags] IMAGE_A IMAGE_B",
 		Short: "Compare two images: files, packages and attack surface",
@@ -164,12 +163,12 @@ func newDiff(g *globals) *cobra.Command {
 
 // openImage opens ref from the store, a layout, an archive or a registry,
 // without writing it into the store.
-func openImage(cmd *cobra.Command, g *globals, ref string, reg registryFlags) (v1.Image, func(), error) {
+func openImage(cmd *cobra.Command, g *globals, ref string, o openFlags) (v1.Image, func(), error) {
 	st, err := g.open()
 	if err != nil {
 		return nil, nil, err
 	}
-	img, err := resolve.New(resolve.Options{Store: st, Insecure: reg.insecure, CAFile: reg.caFile}).Open(cmd.Context(), ref)
+	img, err := o.resolver(st).Open(cmd.Context(), ref)
 	if err != nil {
 		st.Close()
 		return nil, nil, err

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/whittle-build/whittle/internal/resolve"
 	"github.com/whittle-build/whittle/internal/store"
 )
 
@@ -21,6 +22,23 @@ func (r *registryFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringArrayVar(&r.insecure, "insecure-registry", nil, "a registry that may be reached over plain HTTP; repeatable")
 	fl.StringVar(&r.caFile, "registry-ca", "", "a PEM file of extra CA certificates for registries")
+}
+
+// openFlags are how analyze, diff and inspect open images: the registry
+// flags, and the platform read from a multi-platform image.
+type openFlags struct {
+	registryFlags
+	platform string
+}
+
+func (o *openFlags) add(cmd *cobra.Command) {
+	o.registryFlags.add(cmd)
+	cmd.Flags().StringVar(&o.platform, "platform", "", "the platform to read from a multi-platform image (default the host's, e.g. linux/arm64)")
+}
+
+// resolver opens images as the flags say, with st for store names.
+func (o *openFlags) resolver(st *store.Store) *resolve.Resolver {
+	return resolve.New(resolve.Options{Store: st, Platform: o.platform, Insecure: o.insecure, CAFile: o.caFile})
 }
 
 // checkProgress rejects a --progress mode that progressSink does not know,

@@ -6,12 +6,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/whittle-build/whittle/internal/inspect"
-	"github.com/whittle-build/whittle/internal/resolve"
 )
 
 func newInspect(g *globals) *cobra.Command {
 	var format string
-	var registry registryFlags
+	var registry openFlags
 	cmd := &cobra.Command{
 		Use:   "inspect [flags] IMAGE...",
 		Short: "Show an image's config and layers as docker image inspect does",
@@ -40,7 +39,7 @@ registry reference (only the manifest and config are read).`,
 			if err != nil {
 				return err
 			}
-			r := resolve.New(resolve.Options{Store: st, Insecure: registry.insecure, CAFile: registry.caFile})
+			r := registry.resolver(st)
 			var out []*inspect.Image
 			for _, ref := range args {
 				img, err := r.Open(cmd.Context(), ref)
