@@ -367,10 +367,10 @@ func targetPlatforms(o Options) ([]string, error) {
 			}
 		}
 	}
-	if len(out) <= 1 {
-		if len(out) == 0 {
-			out = []string{""}
-		}
+	if len(out) == 0 {
+		out = []string{""}
+	}
+	if len(out) == 1 || o.Check {
 		return out, nil
 	}
 	outs := o.Outputs

@@ -147,6 +147,24 @@ func TestMultiPlatform(t *testing.T) {
 	}
 }
 
+// TestMultiPlatformCheck: --check lints every platform's plan and needs
+// no output that holds an index (nothing is built).
+func TestMultiPlatformCheck(t *testing.T) {
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{"Dockerfile": "FROM scratch AS Build\nCOPY Dockerfile /\n"})
+	evs := &events{}
+	res, err := Build(context.Background(), e.st, Options{ContextDir: dir, Check: true, Platforms: []string{"linux/amd64,linux/arm64"}, Progress: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Violations) != 1 || !strings.Contains(res.Violations[0], "StageNameCasing") {
+		t.Errorf("violations %q, want StageNameCasing once", res.Violations)
+	}
+	if ran := evs.executed("COPY"); len(ran) != 0 {
+		t.Errorf("--check ran %q", ran)
+	}
+}
+
 // TestMultiPlatformRefusals: outputs that cannot hold an index, and
 // --cache-to, are refused before anything runs.
 func TestMultiPlatformRefusals(t *testing.T) {
