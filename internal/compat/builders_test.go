@@ -35,6 +35,8 @@ type buildSpec struct {
 	buildArgs  map[string]string
 	labels     map[string]string
 	hosts      []string
+	// platform is the target platform (--platform); default the host's.
+	platform string
 	// layers asks buildah for a layer per instruction (--layers).
 	layers bool
 	// out is an empty directory the builder may write its output into.
@@ -75,6 +77,7 @@ func (w whittleBuilder) build(ctx context.Context, b buildSpec) (v1.Image, error
 		BuildArgs:  b.buildArgs,
 		Labels:     b.labels,
 		Hosts:      hosts,
+		Platforms:  platformList(b.platform),
 		Outputs:    []output.Spec{spec},
 	}); err != nil {
 		return nil, err
@@ -138,6 +141,9 @@ func (bb buildahBuilder) build(ctx context.Context, b buildSpec) (v1.Image, erro
 	for _, h := range b.hosts {
 		args = append(args, "--add-host", h)
 	}
+	if b.platform != "" {
+		args = append(args, "--platform", b.platform)
+	}
 	args = append(args, b.contextDir)
 	if _, err := run(ctx, bb.env, bb.bin, args...); err != nil {
 		return nil, err
@@ -168,6 +174,9 @@ func (bk buildkitBuilder) build(ctx context.Context, b buildSpec) (v1.Image, err
 		"--output", "type=oci,dest=" + dest + ",tar=false"}
 	if b.target != "" {
 		args = append(args, "--opt", "target="+b.target)
+	}
+	if b.platform != "" {
+		args = append(args, "--opt", "platform="+b.platform)
 	}
 	for _, kv := range buildArgList(b.buildArgs) {
 		args = append(args, "--opt", "build-arg:"+kv)
@@ -204,6 +213,14 @@ func layoutImage(dir string) (v1.Image, error) {
 		return nil, fmt.Errorf("the OCI layout %s holds %d manifests, want 1", dir, len(m.Manifests))
 	}
 	return idx.Image(m.Manifests[0].Digest)
+}
+
+// platformList is build.Options.Platforms for one platform ("": none).
+func platformList(p string) []string {
+	if p == "" {
+		return nil
+	}
+	return []string{p}
 }
 
 func buildArgList(m map[string]string) []string {

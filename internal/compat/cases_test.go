@@ -26,6 +26,8 @@ type compatCase struct {
 	// labels are --label values; hosts are --add-host NAME:IP values.
 	labels map[string]string
 	hosts  []string
+	// platform is the --platform built for; default the host's.
+	platform string
 	// setup adds to the copied context what git cannot keep (archives,
 	// hard links, special modes); keepTimes are the context paths whose
 	// times setup chose (every other one gets contextTime).
@@ -166,6 +168,8 @@ func compatCases() []compatCase {
 			buildahUnsupported: "buildah 1.28 has no HEALTHCHECK --start-interval"},
 		{name: "onbuild", bases: bb},
 		{name: "target", bases: bb, target: "middle"},
+		{name: "platform-cross", bases: bb, platform: "linux/arm64", tolerate: tol("buildah", "config.WorkingDir",
+			"buildah leaves a scratch image's WorkingDir empty (BuildKit: /)")},
 		{name: "whiteout", bases: bb, buildahLayers: true},
 		{name: "opaque", bases: bb, buildahLayers: true},
 		{name: "setuid", bases: bb},

@@ -178,6 +178,7 @@ func runCase(t *testing.T, c compatCase, fx *fixtures, whittle builder, peers []
 				buildArgs:  args,
 				labels:     c.labels,
 				hosts:      c.hosts,
+				platform:   c.platform,
 				layers:     c.buildahLayers,
 				out:        out,
 			})
