@@ -8,21 +8,25 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 )
 
+// platformImage stores a small random image and returns its descriptor
+// with the platform linux/arch.
+func platformImage(t *testing.T, s *Store, arch string) v1.Descriptor {
+	t.Helper()
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.WriteImage(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Platform = &v1.Platform{OS: "linux", Architecture: arch}
+	return d
+}
+
 func TestWriteIndex(t *testing.T) {
 	s := open(t)
-	var descs []v1.Descriptor
-	for _, arch := range []string{"amd64", "arm64"} {
-		img, err := random.Image(512, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := s.WriteImage(context.Background(), img)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.Platform = &v1.Platform{OS: "linux", Architecture: arch}
-		descs = append(descs, d)
-	}
+	descs := []v1.Descriptor{platformImage(t, s, "amd64"), platformImage(t, s, "arm64")}
 	desc, err := s.WriteIndex(descs)
 	if err != nil {
 		t.Fatal(err)

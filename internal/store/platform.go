@@ -1,0 +1,142 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// A name in the store points to an image, or to an index of one image per
+// platform: the result of a multi-platform build, or a base pulled for
+// several platforms (TagPlatform). Commands that need one image take the
+// host's from an index (PlatformImage).
+
+// HostPlatform is the platform whittle runs images of: linux and the
+// architecture it was built for.
+func HostPlatform() v1.Platform { return v1.Platform{OS: "linux", Architecture: runtime.GOARCH} }
+
+// TagPlatform names desc, an image for desc.Platform, ref, keeping the
+// images of other platforms that ref names: ref then names an index of one
+// image per platform (made in the store), or desc alone when it names
+// nothing else. A base pulled for each platform of a multi-platform build
+// so stays under its name for all of them, the host's included. desc's
+// platform is its Platform, else its config's; without one, or for an
+// index, it is Tag.
+func (s *Store) TagPlatform(ref string, desc v1.Descriptor) error {
+	if !desc.MediaType.IsImage() {
+		return s.Tag(ref, desc)
+	}
+	mine := s.platformEntries(desc)
+	if len(mine) == 0 {
+		return s.Tag(ref, desc) // no platform to tell it by
+	}
+	desc = mine[0]
+	cur, err := s.Lookup(ref)
+	if errors.Is(err, ErrNotFound) {
+		return s.Tag(ref, desc)
+	}
+	if err != nil {
+		return err
+	}
+	// Two processes tagging one name at once may each miss the other's
+	// platform (the last index wins); neither loses the name.
+	var keep []v1.Descriptor
+	for _, d := range s.platformEntries(cur) {
+		if !samePlatform(*d.Platform, *desc.Platform) {
+			keep = append(keep, d)
+		}
+	}
+	if len(keep) == 0 {
+		return s.Tag(ref, desc)
+	}
+	idx, err := s.WriteIndex(append(keep, desc))
+	if err != nil {
+		return err
+	}
+	return s.Tag(ref, idx)
+}
+
+// platformEntries are the images desc stands for, each with its platform:
+// desc itself (its platform from its config when the entry lacks one), or
+// the images of the index desc that the store has.
+func (s *Store) platformEntries(desc v1.Descriptor) []v1.Descriptor {
+	if desc.MediaType.IsImage() {
+		d := desc
+		d.Annotations = nil
+		if d.Platform == nil {
+			img, err := s.Image(d)
+			if err != nil {
+				return nil
+			}
+			cfg, err := img.ConfigFile()
+			if err != nil || cfg.Architecture == "" {
+				return nil
+			}
+			d.Platform = &v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
+		}
+		return []v1.Descriptor{d}
+	}
+	raw, err := s.ReadBlob(desc.Digest)
+	if err != nil {
+		return nil
+	}
+	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil
+	}
+	var out []v1.Descriptor
+	for _, d := range im.Manifests {
+		if d.Platform != nil && d.MediaType.IsImage() && s.HasBlob(d.Digest) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// PlatformImage returns the image desc names for want (nil: the host's):
+// desc itself when it is an image, else the entry of the index desc for
+// want, which must be in the store.
+func (s *Store) PlatformImage(desc v1.Descriptor, want *v1.Platform) (v1.Image, v1.Descriptor, error) {
+	if !desc.MediaType.IsIndex() {
+		img, err := s.Image(desc)
+		return img, desc, err
+	}
+	w := HostPlatform()
+	if want != nil {
+		w = *want
+	}
+	var have []string
+	for _, d := range s.platformEntries(desc) {
+		have = append(have, d.Platform.String())
+		if d.Platform.OS == w.OS && d.Platform.Architecture == w.Architecture &&
+			(w.Variant == "" || samePlatform(*d.Platform, w)) {
+			img, err := s.Image(d)
+			return img, d, err
+		}
+	}
+	if len(have) == 0 {
+		have = []string{"none"}
+	}
+	return nil, v1.Descriptor{}, fmt.Errorf("index %s has no %s image in the store (it has %s)", desc.Digest, w, strings.Join(have, ", "))
+}
+
+// samePlatform says whether a and b are one platform: os, architecture
+// and variant, an arm64 without variant being v8 and an arm one v7.
+func samePlatform(a, b v1.Platform) bool {
+	variant := func(p v1.Platform) string {
+		switch {
+		case p.Variant != "":
+			return p.Variant
+		case p.Architecture == "arm64":
+			return "v8"
+		case p.Architecture == "arm":
+			return "v7"
+		}
+		return ""
+	}
+	return a.OS == b.OS && a.Architecture == b.Architecture && variant(a) == variant(b)
+}
