@@ -264,10 +264,9 @@ func (r *Resolver) fromStore(ref string, desc v1.Descriptor, want v1.Platform) (
 }
 
 // pull fetches ref's image for want from its registry into the store and
-// tags the name, unless the image is for another platform than the host's
-// and the store's image of that name is not: a multi-platform build pulls
-// its bases for every platform, and the host's image must keep the name
-// (the next single-platform build, or one without a network, needs it).
+// names it: with store.TagPlatform, so that a base pulled for each platform
+// of a multi-platform build keeps its other platforms' images under the
+// name, the host's included (the next build without a network needs it).
 // It returns the registry's name for error messages.
 func (r *Resolver) pull(ctx context.Context, ref string, want v1.Platform) (v1.Descriptor, string, error) {
 	reg, err := r.registry()
@@ -288,37 +287,10 @@ func (r *Resolver) pull(ctx context.Context, ref string, want v1.Platform) (v1.D
 		return v1.Descriptor{}, regName, err
 	}
 	desc.Platform = found.Platform
-	if !r.otherPlatformNamed(ref, found.Platform) {
-		if err := r.o.Store.Tag(ref, desc); err != nil {
-			return v1.Descriptor{}, regName, err
-		}
+	if err := r.o.Store.TagPlatform(ref, desc); err != nil {
+		return v1.Descriptor{}, regName, err
 	}
 	return desc, regName, nil
-}
-
-// otherPlatformNamed says whether p is not the host's platform while the
-// store's name ref is an index, or an image for another platform than p.
-func (r *Resolver) otherPlatformNamed(ref string, p *v1.Platform) bool {
-	if host, err := parsePlatform(""); err == nil && p != nil && matchPlatform(*p, host) > 0 {
-		return false
-	}
-	desc, err := r.o.Store.Lookup(ref)
-	if err != nil {
-		return false
-	}
-	if desc.MediaType.IsIndex() {
-		return true
-	}
-	img, err := r.o.Store.Image(desc)
-	if err != nil || p == nil {
-		return false
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return false
-	}
-	have, ok := configPlatform(cfg)
-	return ok && matchPlatform(have, *p) == 0
 }
 
 // remoteImage returns the image for want that nref names in its registry.

@@ -205,25 +205,22 @@ func TestPlatformSelection(t *testing.T) {
 		t.Errorf("error does not name the platforms: %v", err)
 	}
 
-	// The store's copy is for amd64 now: asking for arm64 without a
-	// registry says what the store has.
-	_, err = New(Options{Store: st, Platform: "linux/arm64", Transport: errTransport{}}).Image(ctx, ref)
+	// The store has the three platforms pulled: asking for another one
+	// without a registry says what the store has.
+	_, err = New(Options{Store: st, Platform: "linux/ppc64le", Transport: errTransport{}}).Image(ctx, ref)
 	var nf *NotFoundError
-	if !errors.As(err, &nf) || len(nf.StorePlatforms) != 1 || nf.StorePlatforms[0] != "linux/amd64" {
-		t.Fatalf("got %v, want a NotFoundError naming linux/amd64", err)
+	if !errors.As(err, &nf) || strings.Join(nf.StorePlatforms, ", ") != "linux/amd64, linux/arm/v7, linux/arm64" {
+		t.Fatalf("got %v, want a NotFoundError naming the stored platforms", err)
 	}
-	if !strings.Contains(err.Error(), "in the local store for linux/amd64, not linux/arm64") {
+	if !strings.Contains(err.Error(), "not linux/ppc64le") {
 		t.Errorf("message: %v", err)
 	}
 }
 
-// TestForeignPullKeepsTheHostName: a multi-platform build pulls its base
-// for every platform; the store's name keeps the host's image, which the
-// next build without a registry then finds.
-func TestForeignPullKeepsTheHostName(t *testing.T) {
-	if runtime.GOARCH != "amd64" {
-		t.Skip("names linux/amd64 as the host")
-	}
+// TestPullsForEachPlatformShareTheName: a multi-platform build pulls its
+// base for every platform; the store's name keeps each platform's image (an
+// index made in the store), so that builds without a registry find them all.
+func TestPullsForEachPlatformShareTheName(t *testing.T) {
 	ctx := context.Background()
 	reg := newCountingRegistry(t)
 	idx, digests := platformIndex(t, "linux/amd64", "linux/arm64")
@@ -234,33 +231,27 @@ func TestForeignPullKeepsTheHostName(t *testing.T) {
 	if err := remote.WriteIndex(r, idx); err != nil {
 		t.Fatal(err)
 	}
-	st := openStore(t)
 	ref := reg.host + "/base:1"
-	for _, p := range []string{"linux/amd64", "linux/arm64", "linux/arm64"} {
-		res, err := New(Options{Store: st, Platform: p}).Image(ctx, ref)
-		if err != nil {
-			t.Fatal(err)
+	for _, order := range [][]string{{"linux/amd64", "linux/arm64", "linux/arm64"}, {"linux/arm64", "linux/amd64"}} {
+		st := openStore(t)
+		for _, p := range order {
+			res, err := New(Options{Store: st, Platform: p}).Image(ctx, ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Descriptor.Digest != digests[p] {
+				t.Errorf("%v, %s: got %s, want %s", order, p, res.Descriptor.Digest, digests[p])
+			}
 		}
-		if res.Descriptor.Digest != digests[p] {
-			t.Errorf("%s: got %s, want %s", p, res.Descriptor.Digest, digests[p])
+		if d, err := st.Lookup(ref); err != nil || !d.MediaType.IsIndex() {
+			t.Errorf("%v: the store names %v (%v), want an index of both", order, d, err)
 		}
-		if d, err := st.Lookup(ref); err != nil || d.Digest != digests["linux/amd64"] {
-			t.Errorf("after resolving for %s the store names %s (%v), want the host's %s", p, d.Digest, err, digests["linux/amd64"])
+		for _, p := range []string{"linux/amd64", "linux/arm64"} {
+			res, err := New(Options{Store: st, Platform: p, Transport: errTransport{}}).Image(ctx, ref)
+			if err != nil || res.Descriptor.Digest != digests[p] {
+				t.Errorf("%v: offline for %s: %v, %v", order, p, res, err)
+			}
 		}
-	}
-	res, err := New(Options{Store: st, Transport: errTransport{}}).Image(ctx, ref)
-	if err != nil || res.Descriptor.Digest != digests["linux/amd64"] {
-		t.Fatalf("offline: %v, %v", res, err)
-	}
-	// A foreign image named first gives the name up to the host's.
-	st2 := openStore(t)
-	for _, p := range []string{"linux/arm64", "linux/amd64"} {
-		if _, err := New(Options{Store: st2, Platform: p}).Image(ctx, ref); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if d, err := st2.Lookup(ref); err != nil || d.Digest != digests["linux/amd64"] {
-		t.Errorf("the store names %s (%v), want the host's %s", d.Digest, err, digests["linux/amd64"])
 	}
 }
 
