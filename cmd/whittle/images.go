@@ -74,9 +74,10 @@ func splitName(n string) (repo, tag string) {
 	return n, ""
 }
 
-// describe returns an image's creation time and compressed size for display.
+// describe returns an image's creation time and compressed size for
+// display (of the host's image, for a multi-platform one).
 func describe(st *store.Store, e store.Entry) (string, string) {
-	img, err := st.Image(e.Descriptor)
+	img, _, err := st.PlatformImage(e.Descriptor, nil)
 	if err != nil {
 		return "?", "?"
 	}

@@ -49,9 +49,10 @@ The exit status is the process's.`,
 			if err != nil {
 				return err
 			}
-			img, err := st.Image(d)
+			// The host's image of a multi-platform one.
+			img, _, err := st.PlatformImage(d, nil)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			dir, err := st.TempDir("run-")
 			if err != nil {

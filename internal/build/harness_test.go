@@ -94,21 +94,42 @@ func (e *events) output() string {
 	return b.String()
 }
 
-// build builds dir and returns the image and the events.
-func (e *env) build(dir string, o Options) (v1.Image, *events, error) {
+// buildDesc builds dir and returns the result's descriptor (an image or,
+// for several platforms, an index) and the events.
+func (e *env) buildDesc(dir string, o Options) (v1.Descriptor, *events, error) {
 	e.t.Helper()
 	o.ContextDir = dir
 	evs := &events{}
 	o.Progress = evs
 	res, err := Build(context.Background(), e.st, o)
 	if err != nil {
+		return v1.Descriptor{}, evs, err
+	}
+	return res.Descriptor, evs, nil
+}
+
+// build builds dir and returns the image and the events.
+func (e *env) build(dir string, o Options) (v1.Image, *events, error) {
+	e.t.Helper()
+	desc, evs, err := e.buildDesc(dir, o)
+	if err != nil {
 		return nil, evs, err
 	}
-	img, err := e.st.Image(res.Descriptor)
+	img, err := e.st.Image(desc)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return img, evs, nil
+}
+
+// mustBuildDesc is buildDesc, failing the test on an error.
+func (e *env) mustBuildDesc(dir string, o Options) (v1.Descriptor, *events) {
+	e.t.Helper()
+	desc, evs, err := e.buildDesc(dir, o)
+	if err != nil {
+		e.t.Fatalf("build failed: %v\noutput:\n%s", err, evs.output())
+	}
+	return desc, evs
 }
 
 func (e *env) mustBuild(dir string, o Options) (v1.Image, *events) {

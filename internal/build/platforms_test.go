@@ -165,6 +165,32 @@ func TestMultiPlatformCheck(t *testing.T) {
 	}
 }
 
+// TestMultiPlatformStore: the store names a multi-platform result's index;
+// a later build FROM it takes its platform's image.
+func TestMultiPlatformStore(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the busybox fixture is for the host; the test names linux/amd64 as the build platform")
+	}
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{"Dockerfile": crossDockerfile})
+	res, _ := e.mustBuildDesc(dir, Options{Platforms: []string{"linux/amd64,linux/arm64"}, Tags: []string{"cross:1"}})
+	if d, err := e.st.Lookup("cross:1"); err != nil || d.Digest != res.Digest || !d.MediaType.IsIndex() {
+		t.Fatalf("the store names %v (%v), want the index %s", d.Digest, err, res.Digest)
+	}
+	from := contextDir(t, map[string]string{"Dockerfile": "FROM cross:1\nCOPY Dockerfile /from\n"})
+	for _, p := range []string{"", "linux/arm64"} {
+		o := Options{}
+		want := "amd64 linux/amd64 on linux/amd64\n"
+		if p != "" {
+			o.Platforms, want = []string{p}, "arm64 linux/arm64 on linux/amd64\n"
+		}
+		img, _ := e.mustBuild(from, o)
+		if got := filesystem(t, img)["/arch"].content; got != want {
+			t.Errorf("FROM the index for %q: /arch %q, want %q", p, got, want)
+		}
+	}
+}
+
 // TestMultiPlatformRefusals: outputs that cannot hold an index, and
 // --cache-to, are refused before anything runs.
 func TestMultiPlatformRefusals(t *testing.T) {
@@ -175,7 +201,6 @@ func TestMultiPlatformRefusals(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{"store", Options{}, "the local store holds single-platform images"},
 		{"docker", Options{Outputs: []output.Spec{{Type: output.TypeDocker, Dest: filepath.Join(t.TempDir(), "d.tar")}}}, "docker load takes single-platform images"},
 		{"cache-to", Options{Outputs: []output.Spec{{Type: output.TypeOCI, Dest: t.TempDir()}}, CacheTo: []remotecache.Spec{{Type: remotecache.TypeLocal, Dir: t.TempDir()}}}, "--cache-to"},
 	} {

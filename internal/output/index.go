@@ -18,16 +18,9 @@ import (
 
 // TakesIndex says whether the output can hold a multi-platform result (an
 // image index), with what to do instead when it cannot, so that a build
-// can refuse before it runs. As with docker build's default builder, the
-// local store and docker archives hold single-platform images only.
+// can refuse before it runs: docker archives hold single-platform images.
 func (s Spec) TakesIndex() error {
-	switch s.Type {
-	case TypeImage:
-		if s.Bool("push") {
-			return nil
-		}
-		return errors.New("the local store holds single-platform images: send a multi-platform build to a registry (--push, or --output type=registry,name=NAME) or to an OCI layout (--output type=oci,dest=DIR), or build one --platform")
-	case TypeDocker:
+	if s.Type == TypeDocker {
 		return errors.New("docker load takes single-platform images: write a multi-platform build with --output type=oci,dest=DIR (or ...,tar=true), or build one --platform")
 	}
 	return nil
@@ -52,15 +45,7 @@ func writeIndex(ctx context.Context, st *store.Store, desc v1.Descriptor, names 
 	}
 	switch spec.Type {
 	case TypeImage, TypeRegistry:
-		if len(names) == 0 {
-			return fmt.Errorf("writing output %s: pushing needs an image name (-t or name=)", spec)
-		}
-		for _, n := range names {
-			if err := Push(ctx, st, desc, n, o); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeImage(ctx, st, desc, names, spec, o)
 	case TypeOCI:
 		if spec.Bool("tar") || spec.Dest == "-" {
 			return writeFile(spec.Dest, o, func(w io.Writer) error {

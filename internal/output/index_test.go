@@ -1,8 +1,10 @@
 package output
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/whittle-build/whittle/internal/store"
 )
@@ -105,18 +108,55 @@ func TestWriteIndex(t *testing.T) {
 	desc := multiPlatform(t, st)
 	dir := t.TempDir()
 
-	t.Run("refused", func(t *testing.T) {
-		for _, spec := range []string{"type=image", "type=image,push=false", "type=docker,dest=" + filepath.Join(dir, "d.tar")} {
-			err := Write(ctx, st, desc, []string{"app:multi"}, mustParse(t, spec), Options{})
-			if err == nil || !strings.Contains(err.Error(), "single-platform") {
-				t.Errorf("%s: got %v, want a refusal naming single-platform images", spec, err)
-			}
+	t.Run("docker-refused", func(t *testing.T) {
+		f := filepath.Join(dir, "d.tar")
+		err := Write(ctx, st, desc, []string{"app:multi"}, mustParse(t, "type=docker,dest="+f), Options{})
+		if err == nil || !strings.Contains(err.Error(), "single-platform") {
+			t.Errorf("got %v, want a refusal naming single-platform images", err)
 		}
-		if _, err := st.Lookup("app:multi"); err == nil {
-			t.Error("a refused output named the index in the store")
-		}
-		if _, err := os.Stat(filepath.Join(dir, "d.tar")); err == nil {
+		if _, err := os.Stat(f); err == nil {
 			t.Error("a refused docker output left a file")
+		}
+	})
+
+	t.Run("store", func(t *testing.T) {
+		if err := Write(ctx, st, desc, []string{"app:multi"}, mustParse(t, "type=image"), Options{}); err != nil {
+			t.Fatal(err)
+		}
+		d, err := st.Lookup("app:multi")
+		if err != nil || d.Digest != desc.Digest {
+			t.Fatalf("the store names %v (%v), want the index %s", d.Digest, err, desc.Digest)
+		}
+		// Saved as OCI the index goes whole, and loads back whole; as a
+		// docker archive, the host's image.
+		f := filepath.Join(dir, "saved.tar")
+		w, err := os.Create(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Save(ctx, st, []string{"app:multi"}, w, FormatOCI); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		st2 := openStore(t)
+		r, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if _, err := Load(ctx, st2, r); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := st2.Lookup("app:multi"); err != nil || d.Digest != desc.Digest {
+			t.Errorf("loaded back as %v (%v), want the index %s", d.Digest, err, desc.Digest)
+		}
+		var buf bytes.Buffer
+		if err := Save(ctx, st, []string{"app:multi"}, &buf, FormatDocker); err != nil {
+			t.Fatal(err)
+		}
+		m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+		if err != nil || len(m) != 1 {
+			t.Fatalf("docker archive manifest.json: %v, %v", m, err)
 		}
 	})
 
@@ -211,13 +251,13 @@ func TestWriteIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkIndex(t, "registry", idx, desc.Digest)
-		// type=image,push=true pushes too, and leaves the store alone.
+		// type=image,push=true pushes too, and names the index in the store.
 		dest2 := reg.host + "/team/app:again"
 		if err := Write(ctx, st, desc, []string{dest2}, mustParse(t, "type=image,push=true"), Options{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.Lookup(dest2); err == nil {
-			t.Error("the index was named in the store")
+		if d, err := st.Lookup(dest2); err != nil || d.Digest != desc.Digest {
+			t.Errorf("the store names %v (%v), want the index", d.Digest, err)
 		}
 	})
 }

@@ -29,6 +29,11 @@ type Options struct {
 	Jobs int
 	// Stdout is where dest "-" writes; nil means os.Stdout.
 	Stdout io.Writer
+	// KeepPlatforms names an image in the store without dropping the
+	// name's images of other platforms (store.TagPlatform), as whittle
+	// base does: a base made for each architecture stays one name, an
+	// index of them. Default: a name is replaced, as docker build does.
+	KeepPlatforms bool
 }
 
 func (o Options) registry() registry.Options {

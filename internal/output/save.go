@@ -51,13 +51,13 @@ func Save(ctx context.Context, st *store.Store, names []string, w io.Writer, for
 		}
 		i, ok := byDigest[desc.Digest]
 		if !ok {
-			img, err := st.Image(desc)
+			ai, err := saveEntry(st, desc, docker)
 			if err != nil {
 				return fmt.Errorf("saving %s: %w", n, err)
 			}
 			i = len(images)
 			byDigest[desc.Digest] = i
-			images = append(images, archiveImage{img: img})
+			images = append(images, ai)
 		}
 		// An image ID names no image: the entry stays unnamed.
 		if _, err := v1.NewHash(n); err == nil || isIDPrefix(n) {
@@ -72,6 +72,18 @@ func Save(ctx context.Context, st *store.Store, names []string, w io.Writer, for
 }
 
 // isIDPrefix reports whether s is an image ID prefix of 12 or more hex digits.
+// saveEntry is what an archive holds for the store's desc: the image, or
+// for a multi-platform index the index (OCI) or the host's image (docker,
+// whose archives hold single-platform images).
+func saveEntry(st *store.Store, desc v1.Descriptor, docker bool) (archiveImage, error) {
+	if desc.MediaType.IsIndex() && !docker {
+		idx, err := st.Index(desc)
+		return archiveImage{idx: idx}, err
+	}
+	img, _, err := st.PlatformImage(desc, nil)
+	return archiveImage{img: img}, err
+}
+
 func isIDPrefix(s string) bool {
 	s = strings.TrimPrefix(s, "sha256:")
 	return len(s) >= 12 && len(s) <= 64 && strings.Trim(s, "0123456789abcdef") == ""
@@ -158,6 +170,22 @@ func loadOCI(ctx context.Context, st *store.Store, indexJSON []byte) ([]string, 
 	for _, d := range im.Manifests {
 		desc := v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, Platform: d.Platform}
 		if desc.MediaType.IsIndex() {
+			// A multi-platform image whose every platform is in the
+			// archive is kept whole; else the host's image.
+			if children, ok := indexImages(st, desc); ok {
+				for _, c := range children {
+					if c.Platform.OS == "unknown" {
+						continue // an attestation, not an image
+					}
+					if err := recordLayers(st, c); err != nil {
+						return nil, fmt.Errorf("loading %s: %w", c.Digest, err)
+					}
+				}
+				if err := nameLoaded(st, d, desc, &out); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			desc, err = platformChild(st, desc, hostPlatform())
 			if err != nil {
 				return nil, fmt.Errorf("loading: %w", err)
@@ -169,18 +197,46 @@ func loadOCI(ctx context.Context, st *store.Store, indexJSON []byte) ([]string, 
 		if err := recordLayers(st, desc); err != nil {
 			return nil, fmt.Errorf("loading %s: %w", desc.Digest, err)
 		}
-		n := entryName(d.Annotations)
-		if n == "" {
-			out = append(out, desc.Digest.String())
-			continue
+		if err := nameLoaded(st, d, desc, &out); err != nil {
+			return nil, err
 		}
-		if err := st.Tag(n, desc); err != nil {
-			return nil, fmt.Errorf("loading %s: %w", n, err)
-		}
-		norm, _ := store.NormalizeName(n)
-		out = append(out, norm)
 	}
 	return out, nil
+}
+
+// nameLoaded names desc as the index.json entry d says, adding the name
+// (or, unnamed, the digest) to out.
+func nameLoaded(st *store.Store, d, desc v1.Descriptor, out *[]string) error {
+	n := entryName(d.Annotations)
+	if n == "" {
+		*out = append(*out, desc.Digest.String())
+		return nil
+	}
+	if err := st.Tag(n, desc); err != nil {
+		return fmt.Errorf("loading %s: %w", n, err)
+	}
+	norm, _ := store.NormalizeName(n)
+	*out = append(*out, norm)
+	return nil
+}
+
+// indexImages returns the images of the index desc when every one of
+// them, and nothing else, is in st.
+func indexImages(st *store.Store, desc v1.Descriptor) ([]v1.Descriptor, bool) {
+	raw, err := st.ReadBlob(desc.Digest)
+	if err != nil {
+		return nil, false
+	}
+	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil || len(im.Manifests) == 0 {
+		return nil, false
+	}
+	for _, c := range im.Manifests {
+		if !c.MediaType.IsImage() || c.Platform == nil || !st.HasBlob(c.Digest) {
+			return nil, false
+		}
+	}
+	return im.Manifests, true
 }
 
 // entryName is the name of an index entry: its containerd name, else its

@@ -28,10 +28,10 @@ import (
 //   - local: extracts the final filesystem into the directory dest.
 //
 // desc may be an image index (a multi-platform build, its images with
-// their platforms): registry pushes and OCI layouts (directory or tar) get
-// the index; tar and local get each platform's filesystem under
-// PlatformDir(platform), as BuildKit writes them; image (without push) and
-// docker refuse it (Spec.TakesIndex).
+// their platforms): the store, registry pushes and OCI layouts (directory
+// or tar) get the index; tar and local get each platform's filesystem
+// under PlatformDir(platform), as BuildKit writes them; docker refuses it
+// (Spec.TakesIndex).
 //
 // Files are written to a temporary name and renamed, so a failed write
 // leaves no partial file; dest "-" writes to o.Stdout.
@@ -52,23 +52,7 @@ func Write(ctx context.Context, st *store.Store, desc v1.Descriptor, names []str
 	}
 	switch spec.Type {
 	case TypeImage, TypeRegistry:
-		push := spec.Type == TypeRegistry || spec.Bool("push")
-		if push && len(names) == 0 {
-			return fmt.Errorf("writing output %s: pushing needs an image name (-t or name=)", spec)
-		}
-		for _, n := range names {
-			if err := st.Tag(n, desc); err != nil {
-				return fmt.Errorf("naming the image %s: %w", n, err)
-			}
-		}
-		if push {
-			for _, n := range names {
-				if err := Push(ctx, st, desc, n, o); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		return writeImage(ctx, st, desc, names, spec, o)
 	}
 	img, err := st.Image(desc)
 	if err != nil {
@@ -92,6 +76,32 @@ func Write(ctx context.Context, st *store.Store, desc v1.Descriptor, names []str
 		return writeFilesystemDir(ctx, spec.Dest, img)
 	}
 	return fmt.Errorf("writing output %s: unknown type", spec)
+}
+
+// writeImage names desc (an image or an index) in the store and, for
+// type=registry or push=true, pushes it to each name.
+func writeImage(ctx context.Context, st *store.Store, desc v1.Descriptor, names []string, spec Spec, o Options) error {
+	push := spec.Type == TypeRegistry || spec.Bool("push")
+	if push && len(names) == 0 {
+		return fmt.Errorf("writing output %s: pushing needs an image name (-t or name=)", spec)
+	}
+	tag := st.Tag
+	if o.KeepPlatforms {
+		tag = st.TagPlatform
+	}
+	for _, n := range names {
+		if err := tag(n, desc); err != nil {
+			return fmt.Errorf("naming the image %s: %w", n, err)
+		}
+	}
+	if push {
+		for _, n := range names {
+			if err := Push(ctx, st, desc, n, o); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // writeFile runs fn on dest, "-" being o's standard output. A file is
