@@ -135,7 +135,7 @@ func Attach(ctx context.Context, st *store.Store, desc v1.Descriptor, names []st
 func ReferrersTag(h v1.Hash) string { return h.Algorithm + "-" + h.Hex }
 
 // pruneReferrerTags removes repo's referrer tags whose image no longer has
-// a name in repo.
+// a name in repo, by itself or in a named index.
 func pruneReferrerTags(st *store.Store, repo string) error {
 	entries, err := st.List()
 	if err != nil {
@@ -157,6 +157,16 @@ func pruneReferrerTags(st *store.Store, repo string) error {
 			continue
 		}
 		live[ReferrersTag(e.Descriptor.Digest)] = true
+		if e.Descriptor.MediaType.IsIndex() {
+			// A base made for several architectures: each image's SBOM.
+			if idx, err := st.Index(e.Descriptor); err == nil {
+				if im, err := idx.IndexManifest(); err == nil {
+					for _, c := range im.Manifests {
+						live[ReferrersTag(c.Digest)] = true
+					}
+				}
+			}
+		}
 	}
 	for _, n := range refTags {
 		ref, _ := name.ParseReference(n)

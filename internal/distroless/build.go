@@ -525,10 +525,30 @@ func (b *builder) deliver(ctx context.Context, desc v1.Descriptor, res *Result) 
 	if len(outs) == 0 {
 		outs = []output.Spec{{Type: output.TypeImage}}
 	}
+	// A base made for each architecture stays one name in the store, an
+	// index of them, as a registry's distroless images are.
+	oo := b.o.OutputOptions
+	oo.KeepPlatforms = true
+	inStore := false
 	for _, spec := range outs {
-		if err := output.Write(ctx, b.st, desc, res.Names, spec, b.o.OutputOptions); err != nil {
+		if err := output.Write(ctx, b.st, desc, res.Names, spec, oo); err != nil {
 			return err
 		}
+		inStore = inStore || spec.Type == output.TypeImage
+	}
+	// Another architecture's base, named by default (":latest-arm64"),
+	// also joins the host's name (":latest"), which then names an index of
+	// every architecture made, as distroless's registry tags do; in the
+	// store only (a push of one architecture to ":latest" would replace a
+	// registry's index).
+	if len(b.o.Tags) == 0 && inStore && b.arch != HostArch() {
+		host := b.o
+		host.Arch = ""
+		n := DefaultName(b.recipe, b.suite, host)
+		if err := b.st.TagPlatform(n, desc); err != nil {
+			return fmt.Errorf("naming the image %s: %w", n, err)
+		}
+		res.Names = append(res.Names, n)
 	}
 	refs, err := Attach(ctx, b.st, desc, res.Names, res.SBOM)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -394,8 +395,17 @@ func TestIntegrationArm64(t *testing.T) {
 			t.Errorf("%s is %s", p.Name, p.Architecture)
 		}
 	}
-	if len(res.Names) != 1 || res.Names[0] != "distroless/base-debian12:latest-arm64" {
+	if !slices.Equal(res.Names, []string{"distroless/base-debian12:latest-arm64", "distroless/base-debian12:latest"}) {
 		t.Errorf("names %v", res.Names)
+	}
+	// The host's name holds the arm64 image too (beside the host's, when
+	// another test made it): a multi-platform build finds both.
+	d, err := m.st.Lookup("distroless/base-debian12:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := m.st.PlatformImage(d, &v1.Platform{OS: "linux", Architecture: "arm64"}); err != nil || got.Digest != res.Descriptor.Digest {
+		t.Errorf("the arm64 image of distroless/base-debian12:latest: %v (%v), want %s", got.Digest, err, res.Descriptor.Digest)
 	}
 }
 
