@@ -121,7 +121,7 @@ reads the Dockerfile from standard input and the context from CONTEXT.`,
 	fl.BoolVar(&f.load, "load", false, "put the image in the local store, whittle's image store (same as --output type=image, the default)")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image's digest to this file")
 	fl.StringVar(&f.network, "network", "host", "network of RUN steps: host (default, also named default) or none")
-	fl.StringArrayVar(&f.platforms, "platform", nil, "target platform (default the host's, e.g. linux/amd64); several (comma-separated or repeated) make a multi-platform image index, which goes to a registry or an OCI layout")
+	fl.StringArrayVar(&f.platforms, "platform", nil, "target platform (default the host's, e.g. linux/amd64); several (comma-separated or repeated) make a multi-platform image index")
 	fl.IntVar(&f.jobs, "jobs", 0, "how many steps may run at once (default the number of CPUs)")
 	fl.StringVar(&f.compression, "compression", "gzip", "compression of new layers: gzip, zstd or none")
 	f.registry.add(cmd)
