@@ -26,10 +26,10 @@ func (s Spec) TakesIndex() error {
 	return nil
 }
 
-// PlatformDir is the directory (or tar prefix) of one platform's files in
+// platformDir is the directory (or tar prefix) of one platform's files in
 // a multi-platform type=local or type=tar output: "linux_arm64",
 // "linux_arm_v7", as BuildKit names them.
-func PlatformDir(p v1.Platform) string {
+func platformDir(p v1.Platform) string {
 	return strings.ReplaceAll(p.String(), "/", "_")
 }
 
@@ -57,7 +57,7 @@ func writeIndex(ctx context.Context, st *store.Store, desc v1.Descriptor, names 
 		return writeFile(spec.Dest, o, func(w io.Writer) error {
 			tw := tar.NewWriter(w)
 			err := eachPlatform(idx, func(p v1.Platform, img v1.Image) error {
-				return writeFilesystemTarPrefixed(ctx, tw, img, PlatformDir(p))
+				return writeFilesystemTarPrefixed(ctx, tw, img, platformDir(p))
 			})
 			if err != nil {
 				return err
@@ -66,7 +66,7 @@ func writeIndex(ctx context.Context, st *store.Store, desc v1.Descriptor, names 
 		})
 	case TypeLocal:
 		return eachPlatform(idx, func(p v1.Platform, img v1.Image) error {
-			return writeFilesystemDir(ctx, filepath.Join(spec.Dest, PlatformDir(p)), img)
+			return writeFilesystemDir(ctx, filepath.Join(spec.Dest, platformDir(p)), img)
 		})
 	}
 	return fmt.Errorf("writing output %s: unknown type", spec)

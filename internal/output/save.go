@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -186,7 +185,7 @@ func loadOCI(ctx context.Context, st *store.Store, indexJSON []byte) ([]string, 
 				}
 				continue
 			}
-			desc, err = platformChild(st, desc, hostPlatform())
+			desc, err = platformChild(st, desc, store.HostPlatform())
 			if err != nil {
 				return nil, fmt.Errorf("loading: %w", err)
 			}
@@ -321,11 +320,6 @@ func loadDockerArchive(ctx context.Context, st *store.Store, path string) ([]str
 		}
 	}
 	return out, nil
-}
-
-// hostPlatform is the platform Load picks from a multi-platform index.
-func hostPlatform() v1.Platform {
-	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 }
 
 // recordLayers checks that the blobs of the image desc are in st and

@@ -30,7 +30,7 @@ import (
 // desc may be an image index (a multi-platform build, its images with
 // their platforms): the store, registry pushes and OCI layouts (directory
 // or tar) get the index; tar and local get each platform's filesystem
-// under PlatformDir(platform), as BuildKit writes them; docker refuses it
+// under platformDir(platform), as BuildKit writes them; docker refuses it
 // (Spec.TakesIndex).
 //
 // Files are written to a temporary name and renamed, so a failed write
