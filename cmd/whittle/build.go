@@ -104,7 +104,7 @@ reads the Dockerfile from standard input and the context from CONTEXT.`,
 	fl.BoolVar(&f.check, "check", false, "only run the build checks (BuildKit's Dockerfile linter) and report; exit status 1 when they find something")
 	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "run the steps of this stage (AS name), and of the stages built on it, ignoring the build cache; repeatable")
 	fl.StringArrayVar(&f.labels, "label", nil, "set an image label (KEY=VALUE); repeatable")
-	fl.StringArrayVar(&f.annotations, "annotation", nil, "set an annotation on the image manifest (KEY=VALUE or manifest:KEY=VALUE); repeatable")
+	fl.StringArrayVar(&f.annotations, "annotation", nil, "set an annotation: on every image manifest (KEY=VALUE, manifest:KEY=VALUE), one platform's (manifest[linux/arm64]:KEY=VALUE) or a multi-platform build's index (index:KEY=VALUE); repeatable")
 	fl.StringArrayVar(&f.hosts, "add-host", nil, "add a line to RUN's /etc/hosts (NAME:IP, or NAME:host-gateway for the host); repeatable")
 	fl.StringVar(&f.shmSize, "shm-size", "", "size of RUN's /dev/shm (bytes, or with k, m, g; default 64m)")
 	fl.StringArrayVar(&f.ulimits, "ulimit", nil, "a resource limit of RUN steps (NAME=SOFT[:HARD], e.g. nofile=1024:4096); repeatable")
@@ -188,20 +188,24 @@ func (f *buildFlags) options(contextDir string) (build.Options, error) {
 		if k == "" {
 			return o, fmt.Errorf("--label %q: want KEY=VALUE", l)
 		}
-		if o.Labels == nil {
-			o.Labels = map[string]string{}
-		}
-		o.Labels[k] = v
+		o.Labels = setKey(o.Labels, k, v)
 	}
 	for _, a := range f.annotations {
-		k, v, err := parseAnnotation(a)
+		an, err := parseAnnotation(a)
 		if err != nil {
 			return o, err
 		}
-		if o.Annotations == nil {
-			o.Annotations = map[string]string{}
+		switch {
+		case an.index:
+			o.IndexAnnotations = setKey(o.IndexAnnotations, an.key, an.value)
+		case an.platform != "":
+			if o.PlatformAnnotations == nil {
+				o.PlatformAnnotations = map[string]map[string]string{}
+			}
+			o.PlatformAnnotations[an.platform] = setKey(o.PlatformAnnotations[an.platform], an.key, an.value)
+		default:
+			o.Annotations = setKey(o.Annotations, an.key, an.value)
 		}
-		o.Annotations[k] = v
 	}
 	for _, h := range f.hosts {
 		host, err := step.ParseHost(h)
@@ -345,27 +349,55 @@ func checkReport(w io.Writer, violations []string) error {
 	return exitCode(1)
 }
 
+// setKey sets m[k] = v, making m when it is nil, and returns m.
+func setKey(m map[string]string, k, v string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[k] = v
+	return m
+}
+
+// annotation is one --annotation.
+type annotation struct {
+	key, value string
+	// index: on the index of a multi-platform build; else on the image
+	// manifest, of platform only when it is set.
+	index    bool
+	platform string
+}
+
 // parseAnnotation reads an --annotation as docker buildx does:
-// [TYPE[PLATFORM]:]KEY=VALUE. whittle puts them on every image manifest
-// it makes, so TYPE may only be "manifest", for all platforms.
-func parseAnnotation(s string) (key, value string, err error) {
+// [TYPE[PLATFORM]:]KEY=VALUE, TYPE "manifest" (the default) or "index";
+// descriptor annotations are refused (whittle's indexes carry none).
+func parseAnnotation(s string) (annotation, error) {
 	k, v, ok := strings.Cut(s, "=")
+	var a annotation
 	if typ, rest, typed := strings.Cut(k, ":"); typed {
-		base, _, _ := strings.Cut(typ, "[")
+		base, plat, hasPlat := strings.Cut(typ, "[")
 		switch base {
-		case "manifest":
-			if base != typ {
-				return "", "", fmt.Errorf("--annotation %q: whittle puts annotations on the manifest of every platform: platform-specific ones are not supported", s)
+		case "manifest", "index":
+			if hasPlat {
+				plat, closed := strings.CutSuffix(plat, "]")
+				if base == "index" || !closed || plat == "" {
+					return a, fmt.Errorf("--annotation %q: want manifest[PLATFORM]:KEY=VALUE (an index has no platform)", s)
+				}
+				if _, err := v1.ParsePlatform(plat); err != nil {
+					return a, fmt.Errorf("--annotation %q: %w", s, err)
+				}
+				a.platform = plat
 			}
+			a.index = base == "index"
 			k = rest
-		case "index", "manifest-descriptor", "index-descriptor":
-			return "", "", fmt.Errorf("--annotation %q: only manifest annotations are supported (on the manifest of every platform)", s)
+		case "manifest-descriptor", "index-descriptor":
+			return a, fmt.Errorf("--annotation %q: descriptor annotations are not supported (manifest: and index: are)", s)
 		}
 	}
 	if !ok || k == "" {
-		return "", "", fmt.Errorf("--annotation %q: want KEY=VALUE or manifest:KEY=VALUE", s)
+		return a, fmt.Errorf("--annotation %q: want KEY=VALUE, manifest[PLATFORM]:KEY=VALUE or index:KEY=VALUE", s)
 	}
-	return k, v, nil
+	a.key, a.value = k, v
+	return a, nil
 }
 
 // readInputs reads what the build takes from elsewhere than a directory:

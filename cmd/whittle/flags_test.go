@@ -97,7 +97,7 @@ func TestBuildDockerFlags(t *testing.T) {
 	f := &buildFlags{
 		network: "host", progress: "auto", compression: "gzip", metadataFile: "md.json",
 		labels:        []string{"a=1", "b", "c=x=y"},
-		annotations:   []string{"org.opencontainers.image.source=https://example.com/app", "manifest:m=1", "com.example:colon=2"},
+		annotations:   []string{"org.opencontainers.image.source=https://example.com/app", "manifest:m=1", "com.example:colon=2", "index:i=3", "manifest[linux/arm64]:p=4"},
 		hosts:         []string{"db:10.0.0.7", "gw=host-gateway"},
 		noCacheFilter: []string{"deps, build", "test"},
 		allow:         []string{"network.host", "security.insecure"},
@@ -118,6 +118,9 @@ func TestBuildDockerFlags(t *testing.T) {
 	}
 	if want := map[string]string{"org.opencontainers.image.source": "https://example.com/app", "m": "1", "com.example:colon": "2"}; !maps.Equal(o.Annotations, want) {
 		t.Errorf("annotations = %v, want %v", o.Annotations, want)
+	}
+	if !maps.Equal(o.IndexAnnotations, map[string]string{"i": "3"}) || len(o.PlatformAnnotations) != 1 || !maps.Equal(o.PlatformAnnotations["linux/arm64"], map[string]string{"p": "4"}) {
+		t.Errorf("index annotations %v, per platform %v", o.IndexAnnotations, o.PlatformAnnotations)
 	}
 	var hosts []string
 	for _, h := range o.Hosts {
@@ -150,9 +153,10 @@ func TestBuildDockerFlags(t *testing.T) {
 		{"--add-host", "db", `--add-host "db": want NAME:IP (or NAME=IP)`},
 		{"--add-host", "db:nowhere", `--add-host "db:nowhere": "nowhere" is not an IP address`},
 		{"--label", "=v", `--label "=v": want KEY=VALUE`},
-		{"--annotation", "index:k=v", `--annotation "index:k=v": only manifest annotations are supported (on the manifest of every platform)`},
-		{"--annotation", "manifest[linux/amd64]:k=v", `--annotation "manifest[linux/amd64]:k=v": whittle puts annotations on the manifest of every platform: platform-specific ones are not supported`},
-		{"--annotation", "novalue", `--annotation "novalue": want KEY=VALUE or manifest:KEY=VALUE`},
+		{"--annotation", "index-descriptor:k=v", `--annotation "index-descriptor:k=v": descriptor annotations are not supported (manifest: and index: are)`},
+		{"--annotation", "index[linux/amd64]:k=v", `--annotation "index[linux/amd64]:k=v": want manifest[PLATFORM]:KEY=VALUE (an index has no platform)`},
+		{"--annotation", "manifest[linux/amd64:k=v", `--annotation "manifest[linux/amd64:k=v": want manifest[PLATFORM]:KEY=VALUE (an index has no platform)`},
+		{"--annotation", "novalue", `--annotation "novalue": want KEY=VALUE, manifest[PLATFORM]:KEY=VALUE or index:KEY=VALUE`},
 		{"--provenance", "mode=max", `--provenance=mode=max: whittle makes no build attestations (provenance, SBOM); leave the flag out or give --provenance=false`},
 		{"--attest", "type=provenance,mode=max", `--attest type=provenance,mode=max: whittle makes no build attestations (provenance, SBOM); leave the flag out or add disabled=true`},
 		{"--sbom", "true", `--sbom=true: whittle makes no build attestations (provenance, SBOM); leave the flag out or give --sbom=false`},

@@ -93,9 +93,18 @@ type Options struct {
 	AllowInsecure bool
 	// Labels are set in the image config, over the Dockerfile's (--label).
 	Labels map[string]string
-	// Annotations are set on the image manifest, over whittle's own
-	// (--annotation).
+	// Annotations are set on the image manifest (of every platform), over
+	// whittle's own (--annotation K=V, manifest:K=V).
 	Annotations map[string]string
+	// PlatformAnnotations are set on one platform's manifest, over
+	// Annotations: platform ("linux/arm64") → key → value
+	// (--annotation manifest[PLATFORM]:K=V). A platform the build does not
+	// make is an error.
+	PlatformAnnotations map[string]map[string]string
+	// IndexAnnotations are set on the index of a multi-platform build
+	// (--annotation index:K=V); a single-platform build, which has no
+	// index, refuses them, as BuildKit does.
+	IndexAnnotations map[string]string
 	// Check only lowers the Dockerfile and runs the build checks (docker
 	// build --check): nothing is built; Result.Violations has the findings.
 	Check bool
@@ -327,10 +336,18 @@ func exportAll(ctx context.Context, st *store.Store, v io.Writer, plans []*plan.
 			}
 			maps.Copy(cfg.Labels, o.Labels)
 		}
+		user := o.Annotations
+		if pa := platformAnnotations(o, plans[i].Platform); len(pa) > 0 {
+			user = maps.Clone(user)
+			if user == nil {
+				user = map[string]string{}
+			}
+			maps.Copy(user, pa)
+		}
 		desc, err := export.Image(ctx, st, target.Layers, &target.Config, export.Options{
 			Compression: o.Compression,
 			Epoch:       o.Epoch,
-			Annotations: annotations(target, o.Annotations),
+			Annotations: annotations(target, user),
 		})
 		if err != nil {
 			return v1.Descriptor{}, err
@@ -347,7 +364,7 @@ func exportAll(ctx context.Context, st *store.Store, v io.Writer, plans []*plan.
 		fmt.Fprintf(v, "image %s for %s\n", desc.Digest, p)
 		descs[i] = desc
 	}
-	idx, err := st.WriteIndex(descs)
+	idx, err := st.WriteIndex(descs, o.IndexAnnotations)
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
@@ -370,6 +387,14 @@ func targetPlatforms(o Options) ([]string, error) {
 	if len(out) == 0 {
 		out = []string{""}
 	}
+	for p := range o.PlatformAnnotations {
+		if !slices.ContainsFunc(out, func(t string) bool { return samePlatform(p, t) }) {
+			return nil, fmt.Errorf("--annotation manifest[%s]: the build makes no %s image (--platform %s)", p, p, strings.Join(out, ","))
+		}
+	}
+	if len(out) == 1 && len(o.IndexAnnotations) > 0 {
+		return nil, errors.New("--annotation index:...: a single-platform image has no index to annotate (as in BuildKit): build several --platform, or annotate the manifest")
+	}
 	if len(out) == 1 || o.Check {
 		return out, nil
 	}
@@ -386,6 +411,35 @@ func targetPlatforms(o Options) ([]string, error) {
 		return nil, fmt.Errorf("--platform %s: --cache-to exports the cache of single-platform builds only: export it from one build per platform", strings.Join(out, ","))
 	}
 	return out, nil
+}
+
+// platformAnnotations are the --annotation manifest[PLATFORM] values for
+// the plan's platform p.
+func platformAnnotations(o Options, p string) map[string]string {
+	for k, v := range o.PlatformAnnotations {
+		if samePlatform(k, p) {
+			return v
+		}
+	}
+	return nil
+}
+
+// samePlatform says whether the platform strings a and b ("" being the
+// host's) name one platform (store.SamePlatform).
+func samePlatform(a, b string) bool {
+	parse := func(s string) (v1.Platform, bool) {
+		if s == "" {
+			return store.HostPlatform(), true
+		}
+		p, err := v1.ParsePlatform(s)
+		if err != nil {
+			return v1.Platform{}, false
+		}
+		return *p, true
+	}
+	pa, okA := parse(a)
+	pb, okB := parse(b)
+	return okA && okB && store.SamePlatform(pa, pb)
 }
 
 func saveContexts(contexts map[string]*buildcontext.Context) {

@@ -71,12 +71,15 @@ func TestMultiPlatform(t *testing.T) {
 	meta := filepath.Join(t.TempDir(), "metadata.json")
 	evs := &events{}
 	res, err := Build(context.Background(), e.st, Options{
-		ContextDir:   dir,
-		Platforms:    []string{"linux/amd64,linux/arm64", "linux/arm64"},
-		Outputs:      []output.Spec{{Type: output.TypeOCI, Dest: lay}},
-		Tags:         []string{"cross:1"},
-		MetadataFile: meta,
-		Progress:     evs,
+		ContextDir:          dir,
+		Platforms:           []string{"linux/amd64,linux/arm64", "linux/arm64"},
+		Outputs:             []output.Spec{{Type: output.TypeOCI, Dest: lay}},
+		Tags:                []string{"cross:1"},
+		MetadataFile:        meta,
+		Progress:            evs,
+		Annotations:         map[string]string{"all": "every manifest"},
+		PlatformAnnotations: map[string]map[string]string{"linux/arm64/v8": {"arm": "only arm64's"}},
+		IndexAnnotations:    map[string]string{"org.opencontainers.image.description": "the index"},
 	})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, evs.output())
@@ -85,6 +88,17 @@ func TestMultiPlatform(t *testing.T) {
 	var plats []string
 	for d, img := range e.platformImages(res.Descriptor) {
 		plats = append(plats, d.Platform.String())
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantArm := ""
+		if d.Platform.Architecture == "arm64" {
+			wantArm = "only arm64's"
+		}
+		if m.Annotations["all"] != "every manifest" || m.Annotations["arm"] != wantArm {
+			t.Errorf("%s: manifest annotations %v", d.Platform, m.Annotations)
+		}
 		fs := filesystem(t, img)
 		if got := fs["/arch"].content; got != want[d.Platform.String()] {
 			t.Errorf("%s: /arch %q, want %q", d.Platform, got, want[d.Platform.String()])
@@ -99,6 +113,11 @@ func TestMultiPlatform(t *testing.T) {
 	}
 	if !slices.Equal(plats, []string{"linux/amd64", "linux/arm64"}) {
 		t.Errorf("index platforms %v, want linux/amd64 and linux/arm64 once each", plats)
+	}
+	if idx, err := e.st.Index(res.Descriptor); err != nil {
+		t.Fatal(err)
+	} else if im, err := idx.IndexManifest(); err != nil || im.Annotations["org.opencontainers.image.description"] != "the index" {
+		t.Errorf("index annotations %v (%v)", im.Annotations, err)
 	}
 	// The step that does not read TARGET* ran once; the one that does, twice,
 	// each named with its platform.
@@ -135,7 +154,15 @@ func TestMultiPlatform(t *testing.T) {
 
 	// Rebuilt, everything is cached and the index is the same.
 	evs2 := &events{}
-	res2, err := Build(context.Background(), e.st, Options{ContextDir: dir, Platforms: []string{"linux/amd64,linux/arm64"}, Outputs: []output.Spec{{Type: output.TypeOCI, Dest: lay}}, Progress: evs2})
+	res2, err := Build(context.Background(), e.st, Options{
+		ContextDir:          dir,
+		Platforms:           []string{"linux/amd64,linux/arm64"},
+		Outputs:             []output.Spec{{Type: output.TypeOCI, Dest: lay}},
+		Progress:            evs2,
+		Annotations:         map[string]string{"all": "every manifest"},
+		PlatformAnnotations: map[string]map[string]string{"linux/arm64": {"arm": "only arm64's"}},
+		IndexAnnotations:    map[string]string{"org.opencontainers.image.description": "the index"},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +171,20 @@ func TestMultiPlatform(t *testing.T) {
 	}
 	if res2.Descriptor.Digest != res.Descriptor.Digest {
 		t.Errorf("rebuilt index %s, first %s", res2.Descriptor.Digest, res.Descriptor.Digest)
+	}
+}
+
+// TestIndexAnnotationSinglePlatform: a single-platform image has no index
+// to annotate; the build refuses before it runs, as BuildKit does.
+func TestIndexAnnotationSinglePlatform(t *testing.T) {
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{"Dockerfile": crossDockerfile})
+	_, evs, err := e.build(dir, Options{IndexAnnotations: map[string]string{"k": "v"}})
+	if err == nil || !strings.Contains(err.Error(), "no index to annotate") {
+		t.Fatalf("got %v, want a refusal", err)
+	}
+	if ran := evs.executed(""); len(ran) != 0 {
+		t.Errorf("steps ran before the refusal: %q", ran)
 	}
 }
 
@@ -203,8 +244,9 @@ func TestMultiPlatformRefusals(t *testing.T) {
 	}{
 		{"docker", Options{Outputs: []output.Spec{{Type: output.TypeDocker, Dest: filepath.Join(t.TempDir(), "d.tar")}}}, "docker load takes single-platform images"},
 		{"cache-to", Options{Outputs: []output.Spec{{Type: output.TypeOCI, Dest: t.TempDir()}}, CacheTo: []remotecache.Spec{{Type: remotecache.TypeLocal, Dir: t.TempDir()}}}, "--cache-to"},
+		{"annotation of a platform not built", Options{PlatformAnnotations: map[string]map[string]string{"linux/s390x": {"k": "v"}}}, "the build makes no linux/s390x image"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(strings.ReplaceAll(tc.name, " ", "-"), func(t *testing.T) {
 			tc.o.Platforms = []string{"linux/amd64,linux/arm64"}
 			_, evs, err := e.build(dir, tc.o)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "--platform linux/amd64,linux/arm64") {

@@ -30,7 +30,7 @@ func multiPlatform(t *testing.T, st *store.Store) v1.Descriptor {
 		d.Platform = &v1.Platform{OS: "linux", Architecture: p.arch}
 		descs = append(descs, d)
 	}
-	idx, err := st.WriteIndex(descs)
+	idx, err := st.WriteIndex(descs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,15 +11,16 @@ import (
 )
 
 // WriteIndex stores an OCI image index of the manifests descs (each with
-// its Platform) and returns its descriptor. The manifests must be in the
-// store; the index lists them in the order given.
-func (s *Store) WriteIndex(descs []v1.Descriptor) (v1.Descriptor, error) {
+// its Platform), with the annotations ann (none: nil), and returns its
+// descriptor. The manifests must be in the store; the index lists them in
+// the order given.
+func (s *Store) WriteIndex(descs []v1.Descriptor, ann map[string]string) (v1.Descriptor, error) {
 	for _, d := range descs {
 		if !s.HasBlob(d.Digest) {
 			return v1.Descriptor{}, fmt.Errorf("writing an index: manifest %s is not in the store", d.Digest)
 		}
 	}
-	im := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: descs}
+	im := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: descs, Annotations: ann}
 	b, err := json.Marshal(im)
 	if err != nil {
 		return v1.Descriptor{}, err

@@ -27,7 +27,7 @@ func platformImage(t *testing.T, s *Store, arch string) v1.Descriptor {
 func TestWriteIndex(t *testing.T) {
 	s := open(t)
 	descs := []v1.Descriptor{platformImage(t, s, "amd64"), platformImage(t, s, "arm64")}
-	desc, err := s.WriteIndex(descs)
+	desc, err := s.WriteIndex(descs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestWriteIndex(t *testing.T) {
 	}
 	missing := descs[0]
 	missing.Digest.Hex = "0000000000000000000000000000000000000000000000000000000000000000"
-	if _, err := s.WriteIndex([]v1.Descriptor{missing}); err == nil {
+	if _, err := s.WriteIndex([]v1.Descriptor{missing}, nil); err == nil {
 		t.Error("WriteIndex listed a manifest the store lacks")
 	}
 	// Prune keeps what a named index holds.

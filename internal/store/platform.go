@@ -46,14 +46,14 @@ func (s *Store) TagPlatform(ref string, desc v1.Descriptor) error {
 	// platform (the last index wins); neither loses the name.
 	var keep []v1.Descriptor
 	for _, d := range s.platformEntries(cur) {
-		if !samePlatform(*d.Platform, *desc.Platform) {
+		if !SamePlatform(*d.Platform, *desc.Platform) {
 			keep = append(keep, d)
 		}
 	}
 	if len(keep) == 0 {
 		return s.Tag(ref, desc)
 	}
-	idx, err := s.WriteIndex(append(keep, desc))
+	idx, err := s.WriteIndex(append(keep, desc), nil)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (s *Store) PlatformImage(desc v1.Descriptor, want *v1.Platform) (v1.Image, 
 	for _, d := range s.platformEntries(desc) {
 		have = append(have, d.Platform.String())
 		if d.Platform.OS == w.OS && d.Platform.Architecture == w.Architecture &&
-			(w.Variant == "" || samePlatform(*d.Platform, w)) {
+			(w.Variant == "" || SamePlatform(*d.Platform, w)) {
 			img, err := s.Image(d)
 			return img, d, err
 		}
@@ -124,9 +124,9 @@ func (s *Store) PlatformImage(desc v1.Descriptor, want *v1.Platform) (v1.Image, 
 	return nil, v1.Descriptor{}, fmt.Errorf("index %s has no %s image in the store (it has %s)", desc.Digest, w, strings.Join(have, ", "))
 }
 
-// samePlatform says whether a and b are one platform: os, architecture
+// SamePlatform says whether a and b are one platform: os, architecture
 // and variant, an arm64 without variant being v8 and an arm one v7.
-func samePlatform(a, b v1.Platform) bool {
+func SamePlatform(a, b v1.Platform) bool {
 	variant := func(p v1.Platform) string {
 		switch {
 		case p.Variant != "":

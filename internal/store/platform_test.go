@@ -85,8 +85,8 @@ func TestSamePlatform(t *testing.T) {
 		{v1.Platform{OS: "linux", Architecture: "arm"}, v1.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}, false},
 		{v1.Platform{OS: "linux", Architecture: "amd64"}, v1.Platform{OS: "linux", Architecture: "arm64"}, false},
 	} {
-		if got := samePlatform(tc.a, tc.b); got != tc.want {
-			t.Errorf("samePlatform(%v, %v) = %v", tc.a, tc.b, got)
+		if got := SamePlatform(tc.a, tc.b); got != tc.want {
+			t.Errorf("SamePlatform(%v, %v) = %v", tc.a, tc.b, got)
 		}
 	}
 }
