@@ -373,23 +373,26 @@ func exportAll(ctx context.Context, st *store.Store, v io.Writer, plans []*plan.
 }
 
 // targetPlatforms are the platforms --platform names (comma-separated,
-// repeatable), each once, in order; [""] (the host's) when none. More than
-// one needs outputs that hold an index.
+// repeatable), each once ("linux/arm64" and "linux/arm64/v8" are one), in
+// order; [""] (the host's) when none. More than one needs outputs that
+// hold an index.
 func targetPlatforms(o Options) ([]string, error) {
 	var out []string
 	for _, p := range o.Platforms {
 		for _, f := range strings.Split(p, ",") {
-			if f = strings.TrimSpace(f); f != "" && !slices.Contains(out, f) {
+			f = strings.TrimSpace(f)
+			if f != "" && !slices.ContainsFunc(out, func(t string) bool { return t == f || samePlatform(t, f) }) {
 				out = append(out, f)
 			}
 		}
 	}
+	made := "--platform " + strings.Join(out, ",")
 	if len(out) == 0 {
-		out = []string{""}
+		out, made = []string{""}, "the host's platform"
 	}
 	for p := range o.PlatformAnnotations {
 		if !slices.ContainsFunc(out, func(t string) bool { return samePlatform(p, t) }) {
-			return nil, fmt.Errorf("--annotation manifest[%s]: the build makes no %s image (--platform %s)", p, p, strings.Join(out, ","))
+			return nil, fmt.Errorf("--annotation manifest[%s]: the build makes no %s image (%s)", p, p, made)
 		}
 	}
 	if len(out) == 1 && len(o.IndexAnnotations) > 0 {

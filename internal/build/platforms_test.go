@@ -72,7 +72,7 @@ func TestMultiPlatform(t *testing.T) {
 	evs := &events{}
 	res, err := Build(context.Background(), e.st, Options{
 		ContextDir:          dir,
-		Platforms:           []string{"linux/amd64,linux/arm64", "linux/arm64"},
+		Platforms:           []string{"linux/amd64,linux/arm64", "linux/arm64", "linux/arm64/v8"},
 		Outputs:             []output.Spec{{Type: output.TypeOCI, Dest: lay}},
 		Tags:                []string{"cross:1"},
 		MetadataFile:        meta,
