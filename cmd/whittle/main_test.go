@@ -43,14 +43,27 @@ func TestMain(m *testing.M) {
 //	nostack                   stderr of the last command holds no Go panic or stack trace
 //	serve DIR                 serve DIR over HTTP on 127.0.0.1 until the script ends; $SERVER is its URL
 //	servegit DIR              serve the Git repositories under DIR (smart HTTP, git http-backend); $GITSERVER
+//
+// $ARCH_AMD64 and $ARCH_ARM64 are testutil.ArchProgram's programs (they
+// print the architecture they run as), and the condition [emulates:ARCH]
+// says whether binfmt_misc runs ARCH's ("aarch64") programs.
 func TestScript(t *testing.T) {
 	testutil.RequireRoot(t)
 	busybox := testutil.BusyboxImage(t)
+	archAMD64, archARM64 := testutil.ArchProgram(t, "amd64"), testutil.ArchProgram(t, "arm64")
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("ROOT", filepath.Join(env.WorkDir, "root"))
+			env.Setenv("ARCH_AMD64", archAMD64)
+			env.Setenv("ARCH_ARM64", archARM64)
 			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			if arch, ok := strings.CutPrefix(cond, "emulates:"); ok {
+				return testutil.Emulates(arch), nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"fixture": func(ts *testscript.TestScript, neg bool, args []string) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/whittle-build/whittle/internal/mountns"
 	"github.com/whittle-build/whittle/internal/sandbox"
 	"github.com/whittle-build/whittle/internal/snapshot"
+	"github.com/whittle-build/whittle/internal/store"
 )
 
 func newRun(g *globals) *cobra.Command {
@@ -21,6 +23,7 @@ func newRun(g *globals) *cobra.Command {
 		rm, tty    bool
 		interact   bool
 		volumes    []string
+		platform   string
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
@@ -30,6 +33,10 @@ throw-away snapshot of its layers; changes are discarded (--rm is implied).
 The exit status is the process's.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			want, err := runPlatform(platform)
+			if err != nil {
+				return err
+			}
 			for _, v := range volumes {
 				vol, err := container.ParseVolume(v)
 				if err != nil {
@@ -49,10 +56,13 @@ The exit status is the process's.`,
 			if err != nil {
 				return err
 			}
-			// The host's image of a multi-platform one.
-			img, _, err := st.PlatformImage(d, nil)
+			// The host's image of a multi-platform one, or --platform's.
+			img, _, err := st.PlatformImage(d, want)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			if err := checkPlatform(args[0], img, want); err != nil {
+				return err
 			}
 			dir, err := st.TempDir("run-")
 			if err != nil {
@@ -98,5 +108,35 @@ The exit status is the process's.`,
 	fl.StringArrayVarP(&volumes, "volume", "v", nil, "bind a host path into the container (HOST:CONTAINER[:ro|rw]); repeatable")
 	fl.StringVar(&entrypoint, "entrypoint", "", "override the image's ENTRYPOINT")
 	fl.StringVar(&o.Network, "network", "host", "network: host or none")
+	fl.StringVar(&platform, "platform", "", "run this platform's image of a multi-platform one (default the host's); another architecture's runs through a binfmt_misc emulator")
 	return cmd
+}
+
+// runPlatform parses --platform; nil when not given.
+func runPlatform(s string) (*v1.Platform, error) {
+	if s == "" {
+		return nil, nil
+	}
+	p, err := v1.ParsePlatform(s)
+	if err != nil {
+		return nil, fmt.Errorf("--platform %q: %w", s, err)
+	}
+	return p, nil
+}
+
+// checkPlatform refuses an image of another platform than --platform asks
+// for, as docker run --platform does.
+func checkPlatform(ref string, img v1.Image, want *v1.Platform) error {
+	if want == nil {
+		return nil
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return fmt.Errorf("%s: %w", ref, err)
+	}
+	have := v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
+	if !store.SamePlatform(have, *want) && !(want.Variant == "" && have.OS == want.OS && have.Architecture == want.Architecture) {
+		return fmt.Errorf("%s is an image for %s, not %s", ref, have, want)
+	}
+	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"iter"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -259,38 +258,13 @@ func TestMultiPlatformRefusals(t *testing.T) {
 	}
 }
 
-// archShell cross-compiles a stand-in /bin/sh for GOARCH arch: whatever it
-// is asked to run, it writes the architecture it runs as to /arch.
-func archShell(t *testing.T, arch string) string {
-	t.Helper()
-	gobin := testutil.Tool(t, "go")
-	src := t.TempDir()
-	files := map[string]string{
-		"go.mod":  "module archshell\n\ngo 1.22\n",
-		"main.go": "package main\n\nimport (\n\t\"os\"\n\t\"runtime\"\n)\n\nfunc main() {\n\tif err := os.WriteFile(\"/arch\", []byte(runtime.GOARCH+\"\\n\"), 0o644); err != nil {\n\t\tos.Exit(1)\n\t}\n}\n",
-	}
-	for n, c := range files {
-		if err := os.WriteFile(filepath.Join(src, n), []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out := filepath.Join(t.TempDir(), "sh-"+arch)
-	cmd := exec.Command(gobin, "build", "-o", out, ".")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+arch, "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the %s stand-in shell: %v\n%s", arch, err, b)
-	}
-	return out
-}
-
 // archContext is a context whose Dockerfile runs the stand-in shell of
 // the target architecture.
 func archContext(t *testing.T, arches ...string) string {
 	t.Helper()
 	dir := contextDir(t, map[string]string{"Dockerfile": "FROM scratch\nARG TARGETARCH\nCOPY sh-$TARGETARCH /bin/sh\nRUN record the architecture\n"})
 	for _, a := range arches {
-		b, err := os.ReadFile(archShell(t, a))
+		b, err := os.ReadFile(testutil.ArchProgram(t, a))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -308,8 +282,8 @@ func TestMultiPlatformEmulated(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("emulates arm64 on an amd64 host")
 	}
-	if _, err := os.Stat("/proc/sys/fs/binfmt_misc/qemu-aarch64"); err != nil {
-		testutil.Unavailable(t, "no aarch64 emulator registered with binfmt_misc (.ci/run registers qemu-user-static's): %v", err)
+	if !testutil.Emulates("aarch64") {
+		testutil.Unavailable(t, "no aarch64 emulator registered with binfmt_misc (.ci/run registers qemu-user-static's)")
 	}
 	e := newEnv(t)
 	dir := archContext(t, "amd64", "arm64")
@@ -337,7 +311,7 @@ func TestForeignProgram(t *testing.T) {
 	if runtime.GOARCH == "s390x" {
 		t.Skip("needs a foreign architecture")
 	}
-	if _, err := os.Stat("/proc/sys/fs/binfmt_misc/qemu-s390x"); err == nil {
+	if testutil.Emulates("s390x") {
 		t.Skip("an s390x emulator is registered with binfmt_misc")
 	}
 	e := newEnv(t)
