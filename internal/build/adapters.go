@@ -77,14 +77,20 @@ func (s storeImages) Image(ctx context.Context, ref *plan.ImageRef) (v1.Image, e
 	if d, err := s.st.Lookup(ref.Digest.String()); err == nil {
 		return s.st.Image(d)
 	}
-	res, err := s.r.Image(ctx, ref.Ref)
+	// Gone from the store since the plan was made: resolved again, for
+	// the platform the plan resolved it for.
+	got, err := s.r.ResolveImage(ctx, ref.Ref, ref.Platform)
 	if err != nil {
 		return nil, err
 	}
-	if res.Descriptor.Digest != ref.Digest {
-		return nil, fmt.Errorf("image %s changed while building: now %s, planned %s", ref.Ref, res.Descriptor.Digest, ref.Digest)
+	if got.Digest != ref.Digest {
+		return nil, fmt.Errorf("image %s changed while building: now %s, planned %s", ref.Ref, got.Digest, ref.Digest)
 	}
-	return res.Image, nil
+	d, err := s.st.Lookup(got.Digest.String())
+	if err != nil {
+		return nil, err
+	}
+	return s.st.Image(d)
 }
 
 // newSnapshotter picks overlayfs when the kernel supports it in the store's

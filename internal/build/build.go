@@ -197,20 +197,19 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	}
 	// One plan per target platform; the warnings of all, each once.
 	v := rec.Start("[internal] load build definition from " + filepath.Base(name))
+	// The frontend names the platform of every image it resolves, so one
+	// resolver serves all plans (and pulls each image once).
+	resolver := resolve.New(resolve.Options{Store: st, Pull: o.Pull, Insecure: o.Insecure, CAFile: o.RegistryCA})
 	plans := make([]*plan.Plan, len(platforms))
-	resolvers := make([]*resolve.Resolver, len(platforms))
 	var warnings, violations []string
 	for i, pf := range platforms {
-		resolvers[i] = resolve.New(resolve.Options{
-			Store: st, Platform: pf, Pull: o.Pull, Insecure: o.Insecure, CAFile: o.RegistryCA,
-		})
 		plans[i], err = frontend.Lower(ctx, dockerfile, frontend.Options{
 			Filename:      name,
 			Target:        o.Target,
 			BuildArgs:     o.BuildArgs,
 			Platform:      pf,
 			BuildContexts: o.BuildContexts,
-			Resolver:      resolvers[i],
+			Resolver:      resolver,
 		})
 		if err != nil {
 			break
@@ -255,36 +254,33 @@ func Build(ctx context.Context, st *store.Store, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The platforms one after the other: steps they share (stages FROM
-	// --platform=$BUILDPLATFORM) run once and are cache hits after.
+	sv, err := solver.New(solver.Options{
+		Store:         st,
+		Snapshotter:   snap,
+		Sandbox:       sandboxRunner{},
+		Images:        storeImages{st: st, r: resolver},
+		Contexts:      contexts,
+		Progress:      rec,
+		NoCache:       o.NoCache,
+		NoCacheStages: o.NoCacheFilter,
+		CacheFrom:     cacheFrom,
+		Jobs:          o.Jobs,
+		Epoch:         o.Epoch,
+		Network:       o.Network,
+		RunSettings:   step.Settings{Hosts: o.Hosts, ShmSize: o.ShmSize, Ulimits: o.Ulimits},
+		Compression:   exportCompression(o),
+		Secrets:       secretStore,
+		SSH:           agents,
+		PlatformNames: len(platforms) > 1,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The platforms one after the other, by one solver: steps they share
+	// (stages FROM --platform=$BUILDPLATFORM) run once and are cache hits
+	// after, and what ADD's URLs and Git refs resolve to is asked once.
 	results := make([]*solver.Result, len(platforms))
 	for i := range platforms {
-		namePlatform := ""
-		if len(platforms) > 1 {
-			namePlatform = plans[i].Platform
-		}
-		sv, err := solver.New(solver.Options{
-			Store:         st,
-			Snapshotter:   snap,
-			Sandbox:       sandboxRunner{},
-			Images:        storeImages{st: st, r: resolvers[i]},
-			Contexts:      contexts,
-			Progress:      rec,
-			NoCache:       o.NoCache,
-			NoCacheStages: o.NoCacheFilter,
-			CacheFrom:     cacheFrom,
-			Jobs:          o.Jobs,
-			Epoch:         o.Epoch,
-			Network:       o.Network,
-			RunSettings:   step.Settings{Hosts: o.Hosts, ShmSize: o.ShmSize, Ulimits: o.Ulimits},
-			Compression:   exportCompression(o),
-			Secrets:       secretStore,
-			SSH:           agents,
-			NamePlatform:  namePlatform,
-		})
-		if err != nil {
-			return nil, err
-		}
 		results[i], err = sv.Solve(ctx, plans[i])
 		if err != nil {
 			// The checksums learned are good whether or not the build succeeded.

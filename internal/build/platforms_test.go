@@ -3,12 +3,16 @@ package build
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"iter"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -324,5 +328,34 @@ func TestForeignProgram(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+	}
+}
+
+// TestMultiPlatformAsksOnce: what the platforms share is resolved once for
+// the build: an ADD URL of a stage FROM --platform=$BUILDPLATFORM is
+// fetched for the first platform and not asked again for the next.
+func TestMultiPlatformAsksOnce(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("ETag", `"v1"`)
+		fmt.Fprintln(w, "fetched once")
+	}))
+	t.Cleanup(srv.Close)
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{"Dockerfile": "FROM --platform=$BUILDPLATFORM busybox AS fetch\nADD " + srv.URL + "/data /data\nFROM scratch\nCOPY --from=fetch /data /data\n"})
+	desc, _ := e.mustBuildDesc(dir, Options{Platforms: []string{"linux/amd64,linux/arm64"}, Outputs: []output.Spec{{Type: output.TypeOCI, Dest: t.TempDir()}}})
+	n := 0
+	for d, img := range e.platformImages(desc) {
+		n++
+		if got := filesystem(t, img)["/data"].content; got != "fetched once\n" {
+			t.Errorf("%s: /data %q", d.Platform, got)
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d images, want 2", n)
+	}
+	if got := requests.Load(); got != 1 {
+		t.Errorf("the URL was asked %d times, want once for both platforms", got)
 	}
 }

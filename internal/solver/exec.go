@@ -38,8 +38,8 @@ func (s *Solver) layerOp(ctx context.Context, st *plan.Stage, op *plan.Op, state
 	}
 	key := opKey(state.Key, op, inputs)
 	ignoreCache := s.o.NoCache || s.noCacheStage(st)
-	rerun := state.rerun || s.noCacheStage(st)
-	if !ignoreCache && !rerun {
+	rerun := state.rerun || ignoreCache
+	if !rerun {
 		if cached, ok := s.cached(ctx, key); ok {
 			s.o.Progress.Cached(name)
 			return cached, nil

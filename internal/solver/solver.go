@@ -76,12 +76,11 @@ type Options struct {
 	Secrets Secrets
 	// SSH are the agents RUN --mount=type=ssh forwards. Default none.
 	SSH *sshforward.Agents
-	// NamePlatform, the target platform of a multi-platform build's plan,
-	// puts platforms in progress names as BuildKit does then:
-	// "[linux/arm64 build 2/4]" for a stage built for it,
-	// "[linux/amd64->arm64 build 2/4]" for one FROM
-	// --platform=$BUILDPLATFORM. Default none: "[build 2/4]".
-	NamePlatform string
+	// PlatformNames puts platforms in progress names, as BuildKit names
+	// the steps of a multi-platform build: "[linux/arm64 build 2/4]" for a
+	// stage built for the plan's platform, "[linux/amd64->arm64 build 2/4]"
+	// for one FROM --platform=$BUILDPLATFORM. Default false: "[build 2/4]".
+	PlatformNames bool
 	// HTTPClient downloads ADD <url> sources. Default: the default
 	// transport (proxies from the environment).
 	HTTPClient *http.Client
@@ -142,6 +141,8 @@ type Result struct {
 // stageRun is a stage being built; done closes when state or err is set.
 type stageRun struct {
 	stage *plan.Stage
+	// label names the stage in progress names (stageName).
+	label string
 	// exported is set for the target stage and the stages it is built on
 	// (FROM): their layers end up in the image.
 	exported bool
@@ -157,7 +158,11 @@ type stageRun struct {
 func (s *Solver) Solve(ctx context.Context, p *plan.Plan) (*Result, error) {
 	runs := map[*plan.Stage]*stageRun{}
 	for _, st := range p.Stages {
-		runs[st] = &stageRun{stage: st, done: make(chan struct{})}
+		label := st.String()
+		if s.o.PlatformNames {
+			label = platformName(st.Platform, p.Platform) + " " + label
+		}
+		runs[st] = &stageRun{stage: st, label: label, done: make(chan struct{})}
 	}
 	for st := p.Target; st != nil; st = st.Base.Stage {
 		if r, ok := runs[st]; ok {
@@ -212,12 +217,9 @@ func wait(ctx context.Context, runs map[*plan.Stage]*stageRun, st *plan.Stage) (
 }
 
 // stageName is how progress names a stage's vertices, like BuildKit's
-// "[build 2/4]" (or, with NamePlatform, "[linux/arm64 build 2/4]").
-func (s *Solver) stageName(st *plan.Stage, i, n int) string {
-	if s.o.NamePlatform == "" {
-		return fmt.Sprintf("[%s %d/%d]", st, i, n)
-	}
-	return fmt.Sprintf("[%s %s %d/%d]", platformName(st.Platform, s.o.NamePlatform), st, i, n)
+// "[build 2/4]" (or, with PlatformNames, "[linux/arm64 build 2/4]").
+func stageName(r *stageRun, i, n int) string {
+	return fmt.Sprintf("[%s %d/%d]", r.label, i, n)
 }
 
 // platformName is a stage's platform in progress names, and where it
@@ -242,11 +244,11 @@ func (s *Solver) buildStage(ctx context.Context, st *plan.Stage, runs map[*plan.
 			total++
 		}
 	}
-	state, err := s.start(ctx, st, runs, s.stageName(st, 1, total))
+	run := runs[st]
+	state, err := s.start(ctx, st, runs, stageName(run, 1, total))
 	if err != nil {
 		return nil, err
 	}
-	run := runs[st]
 	if st.Base.Stage != nil {
 		run.keys = append(run.keys, runs[st.Base.Stage].keys...)
 	}
@@ -258,7 +260,7 @@ func (s *Solver) buildStage(ctx context.Context, st *plan.Stage, runs map[*plan.
 			continue
 		}
 		n++
-		name := fmt.Sprintf("%s %s", s.stageName(st, n, total), op.Instruction)
+		name := fmt.Sprintf("%s %s", stageName(run, n, total), op.Instruction)
 		next, err := s.layerOp(ctx, st, op, state, runs, name)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", op.Location, name, err)

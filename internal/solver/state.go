@@ -25,7 +25,7 @@ type State struct {
 	// Base describes the image the stage chain started from, if any.
 	Base *BaseInfo `json:"base,omitempty"`
 	// rerun marks a state made, or built on one made, by an operation that
-	// ran with the cache bypassed for its stage (--no-cache-filter): the
+	// ran with the cache bypassed (--no-cache, --no-cache-filter): the
 	// operations after it run too, as BuildKit's consumers cannot match
 	// cache records through a dependency that was forced to re-run. What
 	// reads such a state by content (COPY --from, mounts) is keyed by that
