@@ -135,7 +135,7 @@ func checkPlatform(ref string, img v1.Image, want *v1.Platform) error {
 		return fmt.Errorf("%s: %w", ref, err)
 	}
 	have := v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
-	if !store.SamePlatform(have, *want) && !(want.Variant == "" && have.OS == want.OS && have.Architecture == want.Architecture) {
+	if !store.Satisfies(have, *want) {
 		return fmt.Errorf("%s is an image for %s, not %s", ref, have, want)
 	}
 	return nil

@@ -185,8 +185,7 @@ func loadOCI(ctx context.Context, st *store.Store, indexJSON []byte) ([]string, 
 				}
 				continue
 			}
-			desc, err = platformChild(st, desc, store.HostPlatform())
-			if err != nil {
+			if _, desc, err = st.PlatformImage(desc, nil); err != nil {
 				return nil, fmt.Errorf("loading: %w", err)
 			}
 		}
@@ -255,30 +254,6 @@ func entryName(ann map[string]string) string {
 		return ""
 	}
 	return n
-}
-
-// platformChild returns the entry for want of the index desc, whose blobs
-// are in st.
-func platformChild(st *store.Store, desc v1.Descriptor, want v1.Platform) (v1.Descriptor, error) {
-	raw, err := st.ReadBlob(desc.Digest)
-	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("reading index %s: %w", desc.Digest, err)
-	}
-	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
-	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("reading index %s: %w", desc.Digest, err)
-	}
-	var have []string
-	for _, d := range im.Manifests {
-		if d.Platform == nil {
-			continue
-		}
-		have = append(have, d.Platform.String())
-		if d.Platform.Satisfies(want) && d.MediaType.IsImage() && st.HasBlob(d.Digest) {
-			return v1.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, Platform: d.Platform}, nil
-		}
-	}
-	return v1.Descriptor{}, fmt.Errorf("index %s has no %s image in the archive (it lists %s)", desc.Digest, want, strings.Join(have, ", "))
 }
 
 // loadDockerArchive imports the images of a docker-archive tar at path.

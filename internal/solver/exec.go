@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -94,9 +93,9 @@ func foreignProgram(err error, stagePlatform string) error {
 	if !errors.Is(err, syscall.ENOEXEC) {
 		return err
 	}
-	host := runtime.GOOS + "/" + runtime.GOARCH
+	host := store.HostPlatform()
 	p, perr := v1.ParsePlatform(stagePlatform)
-	if perr != nil || stagePlatform == "" || (p.OS == runtime.GOOS && p.Architecture == runtime.GOARCH) {
+	if perr != nil || stagePlatform == "" || store.Satisfies(*p, host) {
 		return err
 	}
 	return fmt.Errorf("%w; the stage is for %s and this %s host cannot execute its programs: register an emulator for them with binfmt_misc (on Debian: apt-get install qemu-user-static), or build the stage FROM --platform=$BUILDPLATFORM and cross-compile for $TARGETPLATFORM", err, stagePlatform, host)

@@ -7,7 +7,9 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/containerd/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // A name in the store points to an image, or to an index of one image per
@@ -112,8 +114,7 @@ func (s *Store) PlatformImage(desc v1.Descriptor, want *v1.Platform) (v1.Image, 
 	var have []string
 	for _, d := range s.platformEntries(desc) {
 		have = append(have, d.Platform.String())
-		if d.Platform.OS == w.OS && d.Platform.Architecture == w.Architecture &&
-			(w.Variant == "" || SamePlatform(*d.Platform, w)) {
+		if Satisfies(*d.Platform, w) {
 			img, err := s.Image(d)
 			return img, d, err
 		}
@@ -125,18 +126,24 @@ func (s *Store) PlatformImage(desc v1.Descriptor, want *v1.Platform) (v1.Image, 
 }
 
 // SamePlatform says whether a and b are one platform: os, architecture
-// and variant, an arm64 without variant being v8 and an arm one v7.
+// and variant, as containerd normalizes them (arm64 is arm64/v8, arm is
+// arm/v7, aarch64 is arm64).
 func SamePlatform(a, b v1.Platform) bool {
-	variant := func(p v1.Platform) string {
-		switch {
-		case p.Variant != "":
-			return p.Variant
-		case p.Architecture == "arm64":
-			return "v8"
-		case p.Architecture == "arm":
-			return "v7"
-		}
-		return ""
-	}
-	return a.OS == b.OS && a.Architecture == b.Architecture && variant(a) == variant(b)
+	na, nb := normalize(a), normalize(b)
+	return na.OS == nb.OS && na.Architecture == nb.Architecture && na.Variant == nb.Variant
+}
+
+// Satisfies says whether an image for have serves a request for want: the
+// same os and architecture, and the same variant when want names one,
+// after containerd's normalization (go-containerregistry's Satisfies on
+// normalized platforms).
+func Satisfies(have, want v1.Platform) bool {
+	return normalize(have).Satisfies(normalize(want))
+}
+
+// normalize is containerd's platforms.Normalize, the one BuildKit uses.
+func normalize(p v1.Platform) v1.Platform {
+	n := platforms.Normalize(ocispec.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant})
+	p.OS, p.Architecture, p.Variant = n.OS, n.Architecture, n.Variant
+	return p
 }

@@ -84,9 +84,26 @@ func TestSamePlatform(t *testing.T) {
 		{v1.Platform{OS: "linux", Architecture: "arm64"}, v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}, true},
 		{v1.Platform{OS: "linux", Architecture: "arm"}, v1.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}, false},
 		{v1.Platform{OS: "linux", Architecture: "amd64"}, v1.Platform{OS: "linux", Architecture: "arm64"}, false},
+		{v1.Platform{OS: "linux", Architecture: "aarch64"}, v1.Platform{OS: "linux", Architecture: "arm64"}, true},
 	} {
 		if got := SamePlatform(tc.a, tc.b); got != tc.want {
 			t.Errorf("SamePlatform(%v, %v) = %v", tc.a, tc.b, got)
+		}
+	}
+	// Satisfies: a request without a variant takes any (amd64 takes
+	// amd64/v3); one with a variant only that one (arm is arm/v7).
+	for _, tc := range []struct {
+		have, want v1.Platform
+		ok         bool
+	}{
+		{v1.Platform{OS: "linux", Architecture: "amd64", Variant: "v3"}, v1.Platform{OS: "linux", Architecture: "amd64"}, true},
+		{v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}, v1.Platform{OS: "linux", Architecture: "arm64"}, true},
+		{v1.Platform{OS: "linux", Architecture: "arm64"}, v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}, true},
+		{v1.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}, v1.Platform{OS: "linux", Architecture: "arm"}, false},
+		{v1.Platform{OS: "linux", Architecture: "amd64"}, v1.Platform{OS: "linux", Architecture: "amd64", Variant: "v3"}, false},
+	} {
+		if got := Satisfies(tc.have, tc.want); got != tc.ok {
+			t.Errorf("Satisfies(%v, %v) = %v", tc.have, tc.want, got)
 		}
 	}
 }
