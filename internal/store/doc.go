@@ -10,7 +10,10 @@
 //	blobs/sha256/<hex>          manifests, configs and compressed layers
 //	layers/sha256/<hex>.json    per diffID: the compressed blobs known for that layer
 //	snapshots/sha256/<hex>/     a layer unpacked in overlayfs format, named by diffID;
-//	                            present means complete
+//	                            present means complete (its files are not synced)
+//	snapshots/unsynced/<boot>   the snapshots committed in boot <boot> (the kernel's
+//	                            boot_id) since the last syncfs; in a later boot, Open
+//	                            removes them (see unsynced.go); flock unsynced.lock
 //	cache/sha256/<hex>.json     build cache records, named by step cache key
 //	contexts/<hex>.sums         per build-context directory: file digests by stat (one line per file)
 //	mounts/<hex>/               a RUN --mount=type=cache directory, hex the sha256 of

@@ -37,9 +37,14 @@ func (s *Store) OverlayStamp() string { return s.path("overlay-check") }
 
 // CommitSnapshot moves dir, a layer in overlayfs format prepared under the
 // store (see TempDir), into place as the snapshot of diffID. If the snapshot
-// exists already, dir is removed and the existing one kept.
+// exists already, dir is removed and the existing one kept. The snapshot is
+// noted as not synced (see unsynced.go).
 func (s *Store) CommitSnapshot(diffID v1.Hash, dir string) error {
 	dst := s.SnapshotPath(diffID)
+	if err := s.noteUnsynced(diffID.Hex); err != nil {
+		removeAll(dir)
+		return err
+	}
 	if err := os.Rename(dir, dst); err != nil {
 		if errors.Is(err, os.ErrExist) || errors.Is(err, errNotEmpty) {
 			return removeAll(dir)

@@ -30,6 +30,9 @@ type Store struct {
 	gcLock *os.File
 	// opaqueXattr is the xattr that marks opaque directories in snapshots.
 	opaqueXattr string
+	// bootID names the host's current boot, for the lists of snapshots
+	// written without a sync (unsynced.go); empty when unknown.
+	bootID string
 
 	// layerMu serialises read-modify-write of layer metadata in this process.
 	layerMu sync.Mutex
@@ -59,16 +62,21 @@ const layoutFile = `{"imageLayoutVersion":"1.0.0"}`
 // Open opens the store at root, creating it if needed, and sweeps staging
 // directories left behind by processes that died.
 func Open(root string) (*Store, error) {
+	return openBoot(root, readBootID())
+}
+
+// openBoot is Open with the boot id given (tests reboot the host this way).
+func openBoot(root, bootID string) (*Store, error) {
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", root, err)
 	}
-	for _, d := range []string{"blobs/sha256", "layers/sha256", "snapshots/sha256", "cache/sha256", "contexts", "mounts", "tmp"} {
+	for _, d := range []string{"blobs/sha256", "layers/sha256", "snapshots/sha256", "cache/sha256", "snapshots/unsynced", "contexts", "mounts", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
 			return nil, fmt.Errorf("opening store: %w", err)
 		}
 	}
-	s := &Store{root: root, opaqueXattr: "trusted.overlay.opaque"}
+	s := &Store{root: root, opaqueXattr: "trusted.overlay.opaque", bootID: bootID}
 	if userns.Current().Rootless() {
 		// Overlay mounts in a user namespace use userxattr (Linux 5.11+).
 		s.opaqueXattr = "user.overlay.opaque"
@@ -92,6 +100,10 @@ func Open(root string) (*Store, error) {
 		return nil, err
 	}
 	s.sweep()
+	if err := s.recoverUnsynced(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
 	return s, nil
 }
 
@@ -216,13 +228,7 @@ func lockFile(name string, how int) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
+	if err := flock(f, how); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("locking %s: %w", name, err)
 	}

@@ -1,0 +1,122 @@
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// commitSnapshot commits a one-file snapshot and returns its (made-up) diffID.
+func commitSnapshot(t *testing.T, s *Store, content string) v1.Hash {
+	t.Helper()
+	sum := sha256.Sum256([]byte(content))
+	h := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+	dir, err := s.TempDir("snap-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitSnapshot(h, dir); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func openAt(t *testing.T, root, boot string) *Store {
+	t.Helper()
+	s, err := openBoot(root, boot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// keptIn opens the store in boot and reports whether the snapshot h is there.
+func keptIn(t *testing.T, root, boot string, h v1.Hash) bool {
+	t.Helper()
+	s := openAt(t, root, boot)
+	defer s.Close()
+	return s.HasSnapshot(h)
+}
+
+// TestSnapshotsOfACrashedBootAreDropped: snapshots committed in one boot and
+// never synced are gone when the store is opened in the next boot, and so
+// is the cache record that has no other copy of their layer; what a later
+// boot committed stays.
+func TestSnapshotsOfACrashedBootAreDropped(t *testing.T) {
+	root := t.TempDir()
+	s := openAt(t, root, "boot-a")
+	a := commitSnapshot(t, s, "a")
+	key := v1.Hash{Algorithm: "sha256", Hex: a.Hex} // any key
+	if err := s.PutCache(key, &CacheRecord{Layers: []v1.Hash{a}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	if !keptIn(t, root, "boot-a", a) {
+		t.Fatal("a snapshot of the current boot was dropped")
+	}
+
+	s = openAt(t, root, "boot-b")
+	if s.HasSnapshot(a) {
+		t.Error("a snapshot written unsynced before a reboot is still there")
+	}
+	if _, err := s.Cache(key); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the record of a dropped snapshot: %v, want a miss", err)
+	}
+	b := commitSnapshot(t, s, "b")
+	s.Close()
+	if _, err := os.Stat(filepath.Join(root, "snapshots/unsynced/boot-a")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the old boot's list is still there: %v", err)
+	}
+
+	if !keptIn(t, root, "boot-b", b) {
+		t.Error("a snapshot of the current boot was dropped")
+	}
+}
+
+// TestSyncedListIsDropped: once a boot's list is older than syncAfter, the
+// next Open syncs and drops it, and a reboot then keeps the snapshots.
+func TestSyncedListIsDropped(t *testing.T) {
+	root := t.TempDir()
+	s := openAt(t, root, "boot-a")
+	a := commitSnapshot(t, s, "a")
+	s.Close()
+	list := filepath.Join(root, "snapshots/unsynced/boot-a")
+	old := time.Now().Add(-2 * syncAfter)
+	if err := os.Chtimes(list, old, old); err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, root, "boot-a")
+	s.Close()
+	if _, err := os.Stat(list); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a list older than %v was not dropped: %v", syncAfter, err)
+	}
+	if !keptIn(t, root, "boot-b", a) {
+		t.Error("a synced snapshot was dropped after a reboot")
+	}
+}
+
+// TestUnknownBootNotesNothing: without a boot id (no /proc), snapshots are
+// neither noted nor dropped.
+func TestUnknownBootNotesNothing(t *testing.T) {
+	root := t.TempDir()
+	s := openAt(t, root, "")
+	a := commitSnapshot(t, s, "a")
+	s.Close()
+	entries, _ := os.ReadDir(filepath.Join(root, "snapshots/unsynced"))
+	if len(entries) != 0 {
+		t.Errorf("lists without a boot id: %v", entries)
+	}
+	if !keptIn(t, root, "boot-b", a) {
+		t.Error("snapshot dropped")
+	}
+}
