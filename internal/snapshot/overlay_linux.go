@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,6 +24,9 @@ type overlay struct {
 	// classic forces mount(2) with a single option string instead of the
 	// fsconfig "lowerdir+" API (a test seam for kernels before 6.8).
 	classic bool
+	// noVolatile is set once a kernel refused the volatile option
+	// (Linux < 5.10): later mounts go without it.
+	noVolatile atomic.Bool
 }
 
 // NewOverlay returns a Snapshotter that mounts overlayfs over the lowers.
@@ -32,6 +36,14 @@ type overlay struct {
 // redirect_dir=off and metacopy=off, so an upper directory is a
 // self-contained layer, and in a user namespace with userxattr (and
 // redirect_dir=nofollow, which userxattr needs).
+//
+// The mounts are volatile (Linux 5.10; an older kernel mounts without it),
+// as buildah's build containers are: unmounting one does not sync the
+// store's whole filesystem, and fsync in a RUN step (dpkg calls it for every
+// file it unpacks) returns at once. A snapshot is a build's scratch space or
+// the store's unpacked copy of a layer, never the only copy of anything
+// that must survive a host crash: the layer blobs and the store's records
+// are synced when written.
 //
 // Lowers are passed one by one ("lowerdir+", Linux 6.8), so long layer
 // lists do not hit the one-page limit of mount options; older kernels get
@@ -107,13 +119,26 @@ func (a *overlayActive) setup(o *overlay) error {
 			return err
 		}
 	}
-	opts := overlayOptions{lowers: lowers, upper: a.upper(), work: filepath.Join(a.dir, "work"), userxattr: o.userxattr}
-	if o.classic {
-		return mountOverlayClassic(opts, a.merged())
+	opts := overlayOptions{lowers: lowers, upper: a.upper(), work: filepath.Join(a.dir, "work"),
+		userxattr: o.userxattr, volatile: !o.noVolatile.Load()}
+	err := o.mount(opts, a.merged())
+	if err != nil && opts.volatile && errors.Is(err, unix.EINVAL) {
+		// A kernel before 5.10 has no volatile option.
+		opts.volatile = false
+		if err = o.mount(opts, a.merged()); err == nil {
+			o.noVolatile.Store(true)
+		}
 	}
-	err := mountOverlay(opts, a.merged())
+	return err
+}
+
+func (o *overlay) mount(opts overlayOptions, target string) error {
+	if o.classic {
+		return mountOverlayClassic(opts, target)
+	}
+	err := mountOverlay(opts, target)
 	if errors.Is(err, errNoLowerdirPlus) {
-		return mountOverlayClassic(opts, a.merged())
+		return mountOverlayClassic(opts, target)
 	}
 	return err
 }
@@ -250,16 +275,24 @@ type overlayOptions struct {
 	lowers      []string // top-most first
 	upper, work string
 	userxattr   bool
+	// volatile skips the syncs of the upper filesystem (see NewOverlay).
+	volatile bool
 }
 
 // flags are the options every mount gets: an upper directory that does not
 // depend on the lowers or on an index.
 func (o overlayOptions) flags() [][2]string {
+	var flags [][2]string
 	if o.userxattr {
 		// "off" still follows redirects, which userxattr forbids.
-		return [][2]string{{"userxattr", ""}, {"index", "off"}, {"redirect_dir", "nofollow"}, {"metacopy", "off"}}
+		flags = [][2]string{{"userxattr", ""}, {"index", "off"}, {"redirect_dir", "nofollow"}, {"metacopy", "off"}}
+	} else {
+		flags = [][2]string{{"index", "off"}, {"redirect_dir", "off"}, {"metacopy", "off"}}
 	}
-	return [][2]string{{"index", "off"}, {"redirect_dir", "off"}, {"metacopy", "off"}}
+	if o.volatile {
+		flags = append(flags, [2]string{"volatile", ""})
+	}
+	return flags
 }
 
 // errNoLowerdirPlus reports a kernel without fsconfig "lowerdir+".

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,4 +78,48 @@ func TestMountErrorLog(t *testing.T) {
 	if !strings.Contains(err.Error(), "(kernel: overlay: ") {
 		t.Errorf("error %q does not end with the kernel's log message", err)
 	}
+}
+
+// TestOverlayVolatile checks that snapshots are mounted volatile, with
+// both mount APIs: unmounting one must not sync the store's filesystem.
+func TestOverlayVolatile(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, classic := range []bool{false, true} {
+		sn, err := NewOverlay(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sn.(*overlay).classic = classic
+		a, err := sn.Prepare(context.Background(), nil)
+		if err != nil {
+			t.Skipf("overlay not supported here: %v", err)
+		}
+		opts, err := superOptions(a.Root())
+		a.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Linux 6.7 and later show it as fsync=volatile.
+		if o := "," + opts + ","; !strings.Contains(o, ",volatile,") && !strings.Contains(o, ",fsync=volatile,") {
+			t.Errorf("classic=%v: the overlay's options are %q, without volatile", classic, opts)
+		}
+	}
+}
+
+// superOptions returns the super options /proc/self/mountinfo gives for the
+// mount at target.
+func superOptions(target string) (string, error) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		if f := strings.Fields(pre); ok && len(f) > 4 && f[4] == target {
+			if g := strings.Fields(post); len(g) == 3 {
+				return g[2], nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s is not in /proc/self/mountinfo", target)
 }
