@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/whittle-build/whittle/internal/store"
 )
 
 // DefaultPlatform is the platform images are resolved for when none is
@@ -25,21 +27,7 @@ func parsePlatform(s string) (v1.Platform, error) {
 	if p.OS == "" || p.Architecture == "" {
 		return v1.Platform{}, fmt.Errorf("parsing platform %q: want os/arch[/variant], e.g. linux/amd64", s)
 	}
-	return normalizePlatform(*p), nil
-}
-
-// normalizePlatform fills in the variants that are implied: arm64 is v8
-// and arm is v7 unless they say otherwise; amd64's baseline v1 is no variant.
-func normalizePlatform(p v1.Platform) v1.Platform {
-	switch {
-	case p.Architecture == "arm64" && p.Variant == "":
-		p.Variant = "v8"
-	case p.Architecture == "arm" && p.Variant == "":
-		p.Variant = "v7"
-	case p.Architecture == "amd64" && p.Variant == "v1":
-		p.Variant = ""
-	}
-	return p
+	return store.NormalizePlatform(*p), nil
 }
 
 // platformString formats p as os/arch[/variant].
@@ -52,17 +40,14 @@ func platformString(p v1.Platform) string {
 }
 
 // matchPlatform reports how well have satisfies want: 2 for the same
-// os/arch/variant, 1 for the same os/arch when want names no variant
-// (amd64 with a v2 or v3 micro-architecture level), 0 for no match.
+// platform, 1 for the same os/arch when want names no variant (amd64 with
+// a v2 or v3 micro-architecture level), 0 for no match; both as containerd
+// normalizes them.
 func matchPlatform(have, want v1.Platform) int {
-	have, want = normalizePlatform(have), normalizePlatform(want)
-	if have.OS != want.OS || have.Architecture != want.Architecture {
-		return 0
-	}
-	if have.Variant == want.Variant {
+	switch {
+	case store.SamePlatform(have, want):
 		return 2
-	}
-	if want.Variant == "" {
+	case store.Satisfies(have, want):
 		return 1
 	}
 	return 0

@@ -129,7 +129,7 @@ func (s *Store) PlatformImage(desc v1.Descriptor, want *v1.Platform) (v1.Image, 
 // and variant, as containerd normalizes them (arm64 is arm64/v8, arm is
 // arm/v7, aarch64 is arm64).
 func SamePlatform(a, b v1.Platform) bool {
-	na, nb := normalize(a), normalize(b)
+	na, nb := NormalizePlatform(a), NormalizePlatform(b)
 	return na.OS == nb.OS && na.Architecture == nb.Architecture && na.Variant == nb.Variant
 }
 
@@ -138,11 +138,13 @@ func SamePlatform(a, b v1.Platform) bool {
 // after containerd's normalization (go-containerregistry's Satisfies on
 // normalized platforms).
 func Satisfies(have, want v1.Platform) bool {
-	return normalize(have).Satisfies(normalize(want))
+	return NormalizePlatform(have).Satisfies(NormalizePlatform(want))
 }
 
-// normalize is containerd's platforms.Normalize, the one BuildKit uses.
-func normalize(p v1.Platform) v1.Platform {
+// NormalizePlatform is containerd's platforms.Normalize, the one BuildKit
+// uses: arm64 is arm64/v8, arm is arm/v7, amd64/v1 is amd64, aarch64 is
+// arm64.
+func NormalizePlatform(p v1.Platform) v1.Platform {
 	n := platforms.Normalize(ocispec.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant})
 	p.OS, p.Architecture, p.Variant = n.OS, n.Architecture, n.Variant
 	return p
