@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -60,9 +61,9 @@ func (s *Store) noteUnsynced(diffID string) error {
 		if err != nil {
 			return fmt.Errorf("noting snapshot %s: %w", diffID, err)
 		}
-		// Shared with other writers, exclusive with the Open that syncs and
-		// drops the list: an entry is either in a list that is synced after
-		// it was written or in the next one.
+		// Shared with other writers, exclusive with the rename of an Open
+		// that syncs and drops the list (rotate): an entry is either in a
+		// list that is synced after it was written or in the next one.
 		if err := flock(f, unix.LOCK_SH); err != nil {
 			f.Close()
 			return fmt.Errorf("noting snapshot %s: %w", diffID, err)
@@ -93,7 +94,7 @@ func (s *Store) recoverUnsynced() error {
 	dir := s.unsyncedDir()
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) == 0 {
-		return nil // nothing noted yet (the directory is made with the first list)
+		return nil
 	}
 	now := time.Now()
 	if len(entries) == 1 && entries[0].Name() == s.bootID {
@@ -109,18 +110,38 @@ func (s *Store) recoverUnsynced() error {
 	if entries, err = os.ReadDir(dir); err != nil {
 		return nil
 	}
+	var toSync []string
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
-		if e.Name() != s.bootID {
+		boot, _, rotated := strings.Cut(e.Name(), ".")
+		switch {
+		case boot != s.bootID:
 			if err := s.dropListed(p); err != nil {
 				return err
 			}
-			continue
+		case rotated:
+			toSync = append(toSync, p) // a process died before it synced
+		default:
+			if fi, err := e.Info(); err != nil || now.Sub(fi.ModTime()) < syncAfter {
+				continue
+			}
+			q, err := rotate(p)
+			if err != nil {
+				return err
+			}
+			if q != "" {
+				toSync = append(toSync, q)
+			}
 		}
-		if fi, err := e.Info(); err != nil || now.Sub(fi.ModTime()) < syncAfter {
-			continue
-		}
-		if err := syncList(p); err != nil {
+	}
+	if len(toSync) == 0 {
+		return nil
+	}
+	if err := unix.Syncfs(int(lock.Fd())); err != nil {
+		return fmt.Errorf("syncing the store's filesystem: %w", err)
+	}
+	for _, p := range toSync {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
@@ -153,31 +174,35 @@ func (s *Store) dropListed(p string) error {
 	return nil
 }
 
-// syncList makes everything written on the list's filesystem durable and
-// drops the list, holding it exclusively so that no entry is added between
-// the sync and the removal.
-func syncList(p string) error {
+// rotate renames the list at p aside, to be synced and removed, and returns
+// its new name ("" when it is gone). It holds the list exclusively only for
+// the rename: every entry in the renamed list was written before it, and
+// so before the sync that follows; a writer that comes later starts a new
+// list (noteUnsynced).
+func rotate(p string) (string, error) {
 	f, err := os.OpenFile(p, os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return "", nil
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer f.Close()
 	if err := flock(f, unix.LOCK_EX); err != nil {
-		return err
+		return "", err
 	}
 	if !isFile(f, p) {
-		return nil
+		return "", nil
 	}
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("syncing the store's filesystem: %w", err)
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+	q := p + "." + hex.EncodeToString(b[:])
+	if err := os.Rename(p, q); err != nil {
+		return "", err
 	}
-	return nil
+	return q, nil
 }
 
 func flock(f *os.File, how int) error {

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 )
 
 // commitSnapshot commits a one-file snapshot and returns its (made-up) diffID.
@@ -118,5 +120,72 @@ func TestUnknownBootNotesNothing(t *testing.T) {
 	}
 	if !keptIn(t, root, "boot-b", a) {
 		t.Error("snapshot dropped")
+	}
+}
+
+// TestRotatedListOfACrashedBoot: a list an Open had renamed aside to sync,
+// when the host crashed before the sync ended, still names snapshots to
+// drop in the next boot; in its own boot it is synced and removed.
+func TestRotatedListOfACrashedBoot(t *testing.T) {
+	root := t.TempDir()
+	s := openAt(t, root, "boot-a")
+	a := commitSnapshot(t, s, "a")
+	s.Close()
+	list := filepath.Join(root, "snapshots/unsynced/boot-a")
+	if err := os.Rename(list, list+".0123"); err != nil {
+		t.Fatal(err)
+	}
+	if !keptIn(t, root, "boot-a", a) {
+		t.Fatal("a snapshot of the current boot was dropped")
+	}
+	if _, err := os.Stat(list + ".0123"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the boot's own renamed list was not synced away: %v", err)
+	}
+
+	s = openAt(t, root, "boot-a")
+	b := commitSnapshot(t, s, "b")
+	s.Close()
+	if err := os.Rename(list, list+".4567"); err != nil {
+		t.Fatal(err)
+	}
+	if keptIn(t, root, "boot-b", b) {
+		t.Error("a snapshot named by a renamed list of a crashed boot is still there")
+	}
+	if !keptIn(t, root, "boot-b", a) {
+		t.Error("a synced snapshot was dropped")
+	}
+}
+
+// TestNoteAfterRotation: a writer that opened the list before an Open
+// renamed it aside, and got its lock after, writes to a new list: the
+// renamed one is synced and removed without the writer's entry.
+func TestNoteAfterRotation(t *testing.T) {
+	root := t.TempDir()
+	s := openAt(t, root, "boot-a")
+	defer s.Close()
+	commitSnapshot(t, s, "a")
+	list := filepath.Join(root, "snapshots/unsynced/boot-a")
+	f, err := os.Open(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := flock(f, unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- s.noteUnsynced("x") }()
+	time.Sleep(50 * time.Millisecond) // let it open the list and wait for the lock
+	if err := os.Rename(list, list+".r"); err != nil {
+		t.Fatal(err)
+	}
+	flock(f, unix.LOCK_UN)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	renamed, _ := os.ReadFile(list + ".r")
+	fresh, _ := os.ReadFile(list)
+	if string(fresh) != "x\n" || strings.Contains(string(renamed), "x") {
+		t.Errorf("after the rename: new list %q, renamed list %q; want the entry in the new one", fresh, renamed)
 	}
 }
