@@ -35,7 +35,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def selftest():
     """Serves on 127.0.0.1 and checks both answers; returns an error text or None."""
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    # shutdown() returns when serve_forever next polls: at the default
+    # interval of 0.5 s that wait would be most of the selftest's time.
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
     try:
         for path, want in (("/", GREETING), ("/healthz", b"ok\n")):
             url = "http://127.0.0.1:%d%s" % (srv.server_address[1], path)
@@ -45,6 +47,7 @@ def selftest():
                     return "GET %s: %d %r, want 200 %r" % (path, resp.status, got, want)
     finally:
         srv.shutdown()
+        srv.server_close()
     return None
 
 
