@@ -13,14 +13,17 @@
 # independent stages that each sleep 5 s, then a stage copying from all four) and copy20k
 # (COPY of 20,000 files, 200 MB of random bytes) and go-cache (examples/go/Dockerfile with Go's
 # build cache on a RUN --mount=type=cache, as `docker init` writes Go Dockerfiles: an edit
-# recompiles one package, so the row shows the builder rather than the compiler); the
-# generated ones are made at run time under the work dir, never committed.
+# recompiles one package, so the row shows the builder rather than the compiler) and apt
+# (apt-get install of python3 and g++, 59 packages, on debian:bookworm; the packages are
+# downloaded in an earlier step, so an edit reinstalls them from the layer; cold builds fetch
+# them from the Debian mirror the fixture's apt sources name); the generated ones are made at
+# run time under the work dir, never committed.
 #
 # Environment:
 #   WHITTLE    the whittle binary (default: go build ./cmd/whittle from this checkout; a
 #              builder that cannot be had is skipped with a note)
 #   BUILDERS   default "whittle buildah buildctl"
-#   CASES      default "python-single python-multi parallel4 copy20k go-cache go-multi go-single"
+#   CASES      default "python-single python-multi parallel4 copy20k apt go-cache go-multi go-single"
 #              (the noisy Go builds last)
 #   RUNS       default 3
 #   BUILDAH_ARGS  extra buildah build args (e.g. --jobs=4; default none, buildah's own default)
@@ -38,7 +41,7 @@ source "$here/peers.sh"
 out_md=${1:-}
 RUNS=${RUNS:-3}
 BUILDERS=${BUILDERS:-"whittle buildah buildctl"}
-CASES=${CASES:-"python-single python-multi parallel4 copy20k go-cache go-multi go-single"}
+CASES=${CASES:-"python-single python-multi parallel4 copy20k apt go-cache go-multi go-single"}
 BUILDAH_ARGS=${BUILDAH_ARGS:-}
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/whittle-bench.XXXXXX)}
 mkdir -p "$work"
@@ -138,6 +141,13 @@ case " $CASES " in *" copy20k "*)
   ;;
 esac
 
+mkdir -p "$ctxs/apt"
+echo 0 >"$ctxs/apt/stamp"
+printf '%s\n' 'FROM debian:bookworm' \
+  'RUN apt-get update && apt-get install -y --no-install-recommends --download-only python3 g++' \
+  'COPY stamp /' \
+  'RUN apt-get install -y --no-install-recommends python3 g++ >/dev/null' >"$ctxs/apt/Dockerfile"
+
 # case_spec CASE: prints "CTX DOCKERFILE EDIT-COMMAND".
 case_spec() {
   local c=$1
@@ -149,6 +159,7 @@ case_spec() {
   python-multi) echo "$ctxs/python" "$ctxs/python/Dockerfile" "echo \"# edit \$(date +%s%N)\" >>'$ctxs/python/server.py'" ;;
   parallel4) echo "$ctxs/parallel4" "$ctxs/parallel4/Dockerfile" "date +%s%N >>'$ctxs/parallel4/input.txt'" ;;
   copy20k) echo "$ctxs/copy20k" "$ctxs/copy20k/Dockerfile" "head -c 10000 /dev/urandom >'$ctxs/copy20k/data/d00/f000'" ;;
+  apt) echo "$ctxs/apt" "$ctxs/apt/Dockerfile" "date +%s%N >>'$ctxs/apt/stamp'" ;;
   esac
 }
 
