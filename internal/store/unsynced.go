@@ -24,12 +24,23 @@ import (
 // boot it happens in (snapshots/unsynced/<boot id>), and Open, in a later
 // boot, removes the snapshots its list names: they are unpacked again from
 // their blobs, or their steps run again. A list that has not grown for
-// syncAfter is made void by one syncfs of the store's filesystem, so that
-// a clean reboot costs at most the snapshots of the last minute's builds.
+// syncAfter, or has grown to syncAtSize, is made void by one syncfs of the
+// store's filesystem, so that a clean reboot costs at most the snapshots
+// of the last minute's builds, or the last 250 or so.
 
 // syncAfter is how long a boot's list must have been left alone before
 // Open syncs the filesystem and drops it.
 const syncAfter = time.Minute
+
+// syncAtSize is the size at which a list is synced away even while builds
+// keep adding to it (about 250 snapshots): a store in constant use must
+// not lose a day of snapshots to one reboot.
+const syncAtSize = 16 << 10
+
+// due reports whether the list described by fi should be synced away now.
+func due(fi os.FileInfo, now time.Time) bool {
+	return now.Sub(fi.ModTime()) >= syncAfter || fi.Size() >= syncAtSize
+}
 
 // bootIDFile names the current boot (a random UUID per boot).
 const bootIDFile = "/proc/sys/kernel/random/boot_id"
@@ -98,7 +109,7 @@ func (s *Store) recoverUnsynced() error {
 	}
 	now := time.Now()
 	if len(entries) == 1 && entries[0].Name() == s.bootID {
-		if fi, err := entries[0].Info(); err == nil && now.Sub(fi.ModTime()) < syncAfter {
+		if fi, err := entries[0].Info(); err == nil && !due(fi, now) {
 			return nil // the common case: a recent list of this boot
 		}
 	}
@@ -122,7 +133,7 @@ func (s *Store) recoverUnsynced() error {
 		case rotated:
 			toSync = append(toSync, p) // a process died before it synced
 		default:
-			if fi, err := e.Info(); err != nil || now.Sub(fi.ModTime()) < syncAfter {
+			if fi, err := e.Info(); err != nil || !due(fi, now) {
 				continue
 			}
 			q, err := rotate(p)

@@ -189,3 +189,23 @@ func TestNoteAfterRotation(t *testing.T) {
 		t.Errorf("after the rename: new list %q, renamed list %q; want the entry in the new one", fresh, renamed)
 	}
 }
+
+// TestLongListIsSynced: a list that keeps growing is synced away once it
+// reaches syncAtSize, however recent its last entry.
+func TestLongListIsSynced(t *testing.T) {
+	root := t.TempDir()
+	s := openAt(t, root, "boot-a")
+	a := commitSnapshot(t, s, "a")
+	for i := 0; i < syncAtSize/65; i++ {
+		if err := s.noteUnsynced(a.Hex); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	if !keptIn(t, root, "boot-a", a) {
+		t.Fatal("a snapshot of the current boot was dropped")
+	}
+	if !keptIn(t, root, "boot-b", a) {
+		t.Error("a snapshot of a list synced for its size was dropped after a reboot")
+	}
+}
