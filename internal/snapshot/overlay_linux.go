@@ -43,7 +43,8 @@ type overlay struct {
 // file it unpacks) returns at once. A snapshot is a build's scratch space or
 // the store's unpacked copy of a layer, never the only copy of anything
 // that must survive a host crash: the layer blobs and the store's records
-// are synced when written.
+// are synced when written, and the store drops the snapshots a crash may
+// have torn (store.CommitSnapshot).
 //
 // Lowers are passed one by one ("lowerdir+", Linux 6.8), so long layer
 // lists do not hit the one-page limit of mount options; older kernels get
