@@ -27,6 +27,8 @@ type overlay struct {
 	// noVolatile is set once a kernel refused the volatile option
 	// (Linux < 5.10): later mounts go without it.
 	noVolatile atomic.Bool
+	// refuseVolatile makes mounts fail as such a kernel does (a test seam).
+	refuseVolatile bool
 }
 
 // NewOverlay returns a Snapshotter that mounts overlayfs over the lowers.
@@ -134,6 +136,9 @@ func (a *overlayActive) setup(o *overlay) error {
 }
 
 func (o *overlay) mount(opts overlayOptions, target string) error {
+	if o.refuseVolatile && opts.volatile {
+		return fmt.Errorf("overlay option volatile: %w", unix.EINVAL)
+	}
 	if o.classic {
 		return mountOverlayClassic(opts, target)
 	}

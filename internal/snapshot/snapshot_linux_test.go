@@ -106,6 +106,35 @@ func TestOverlayVolatile(t *testing.T) {
 	}
 }
 
+// TestOverlayWithoutVolatile: on a kernel without the volatile option the
+// mount is made without it, and later mounts do not ask again.
+func TestOverlayWithoutVolatile(t *testing.T) {
+	testutil.RequireRoot(t)
+	sn, err := NewOverlay(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := sn.(*overlay)
+	o.refuseVolatile = true
+	for i := range 2 {
+		a, err := sn.Prepare(context.Background(), nil)
+		if err != nil {
+			t.Fatalf("mount %d: %v", i, err)
+		}
+		opts, err := superOptions(a.Root())
+		a.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(opts, "volatile") {
+			t.Errorf("mount %d: options %q", i, opts)
+		}
+	}
+	if !o.noVolatile.Load() {
+		t.Error("the refusal was not remembered")
+	}
+}
+
 // superOptions returns the super options /proc/self/mountinfo gives for the
 // mount at target.
 func superOptions(target string) (string, error) {
