@@ -59,8 +59,10 @@ func DefaultRoot() string {
 
 const layoutFile = `{"imageLayoutVersion":"1.0.0"}`
 
-// Open opens the store at root, creating it if needed, and sweeps staging
-// directories left behind by processes that died.
+// Open opens the store at root, creating it if needed, sweeps staging
+// directories left behind by processes that died and, in the first Open
+// after the host rebooted, removes the snapshots a crash may have torn
+// (unsynced.go).
 func Open(root string) (*Store, error) {
 	return openBoot(root, readBootID())
 }
