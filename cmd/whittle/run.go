@@ -134,7 +134,10 @@ func checkPlatform(ref string, img v1.Image, want *v1.Platform) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", ref, err)
 	}
-	have := v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
+	have := v1.Platform{} // an image that declares none is for no platform asked
+	if p := cfg.Platform(); p != nil {
+		have = *p
+	}
 	if !store.Satisfies(have, *want) {
 		return fmt.Errorf("%s is an image for %s, not %s", ref, have, want)
 	}

@@ -40,14 +40,14 @@ func checkImagePlatform(ref string, img v1.Image, want v1.Platform) (*v1.Platfor
 	if err != nil {
 		return nil, fmt.Errorf("reading the config of %s: %w", ref, err)
 	}
-	have, ok := configPlatform(cfg)
-	if !ok {
+	have := cfg.Platform()
+	if have == nil {
 		return nil, nil
 	}
-	if matchPlatform(have, want) == 0 {
-		return &have, &PlatformError{Ref: ref, Want: platformString(want), Available: []string{platformString(have)}}
+	if matchPlatform(*have, want) == 0 {
+		return have, &PlatformError{Ref: ref, Want: platformString(want), Available: []string{platformString(*have)}}
 	}
-	return &have, nil
+	return have, nil
 }
 
 // imageDescriptor describes img's manifest.

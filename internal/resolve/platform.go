@@ -101,12 +101,3 @@ func choosePlatform(ref string, entries []v1.Descriptor, want v1.Platform) (v1.D
 	}
 	return entries[best], nil
 }
-
-// configPlatform returns the platform an image's config declares; ok is
-// false when it declares none.
-func configPlatform(cfg *v1.ConfigFile) (p v1.Platform, ok bool) {
-	if cfg.OS == "" && cfg.Architecture == "" {
-		return v1.Platform{}, false
-	}
-	return v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}, true
-}

@@ -78,7 +78,7 @@ func (s *Store) platformEntries(desc v1.Descriptor) []v1.Descriptor {
 			if err != nil || cfg.Architecture == "" {
 				return nil
 			}
-			d.Platform = &v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
+			d.Platform = cfg.Platform()
 		}
 		return []v1.Descriptor{d}
 	}
