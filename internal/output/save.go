@@ -70,7 +70,6 @@ func Save(ctx context.Context, st *store.Store, names []string, w io.Writer, for
 	return nil
 }
 
-// isIDPrefix reports whether s is an image ID prefix of 12 or more hex digits.
 // saveEntry is what an archive holds for the store's desc: the image, or
 // for a multi-platform index the index (OCI) or the host's image (docker,
 // whose archives hold single-platform images).
@@ -83,6 +82,7 @@ func saveEntry(st *store.Store, desc v1.Descriptor, docker bool) (archiveImage, 
 	return archiveImage{img: img}, err
 }
 
+// isIDPrefix reports whether s is an image ID prefix of 12 or more hex digits.
 func isIDPrefix(s string) bool {
 	s = strings.TrimPrefix(s, "sha256:")
 	return len(s) >= 12 && len(s) <= 64 && strings.Trim(s, "0123456789abcdef") == ""
@@ -171,7 +171,7 @@ func loadOCI(ctx context.Context, st *store.Store, indexJSON []byte) ([]string, 
 		if desc.MediaType.IsIndex() {
 			// A multi-platform image whose every platform is in the
 			// archive is kept whole; else the host's image.
-			if children, ok := indexImages(st, desc); ok {
+			if children, complete := st.IndexImages(desc); complete {
 				for _, c := range children {
 					if c.Platform.OS == "unknown" {
 						continue // an attestation, not an image
@@ -216,25 +216,6 @@ func nameLoaded(st *store.Store, d, desc v1.Descriptor, out *[]string) error {
 	norm, _ := store.NormalizeName(n)
 	*out = append(*out, norm)
 	return nil
-}
-
-// indexImages returns the images of the index desc when every one of
-// them, and nothing else, is in st.
-func indexImages(st *store.Store, desc v1.Descriptor) ([]v1.Descriptor, bool) {
-	raw, err := st.ReadBlob(desc.Digest)
-	if err != nil {
-		return nil, false
-	}
-	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
-	if err != nil || len(im.Manifests) == 0 {
-		return nil, false
-	}
-	for _, c := range im.Manifests {
-		if !c.MediaType.IsImage() || c.Platform == nil || !st.HasBlob(c.Digest) {
-			return nil, false
-		}
-	}
-	return im.Manifests, true
 }
 
 // entryName is the name of an index entry: its containerd name, else its

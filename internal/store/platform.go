@@ -82,21 +82,28 @@ func (s *Store) platformEntries(desc v1.Descriptor) []v1.Descriptor {
 		}
 		return []v1.Descriptor{d}
 	}
+	images, _ := s.IndexImages(desc)
+	return images
+}
+
+// IndexImages returns the entries of the index desc that are images with a
+// platform and in the store; complete says that they are all of its
+// entries (and there is at least one).
+func (s *Store) IndexImages(desc v1.Descriptor) (images []v1.Descriptor, complete bool) {
 	raw, err := s.ReadBlob(desc.Digest)
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
 	if err != nil {
-		return nil
+		return nil, false
 	}
-	var out []v1.Descriptor
 	for _, d := range im.Manifests {
 		if d.Platform != nil && d.MediaType.IsImage() && s.HasBlob(d.Digest) {
-			out = append(out, d)
+			images = append(images, d)
 		}
 	}
-	return out
+	return images, len(images) > 0 && len(images) == len(im.Manifests)
 }
 
 // PlatformImage returns the image desc names for want (nil: the host's):
