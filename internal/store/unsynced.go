@@ -1,8 +1,6 @@
 package store
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -12,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )
 
@@ -165,17 +164,12 @@ func (s *Store) dropListed(p string) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", p, err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		h := sc.Text()
-		if len(h) != 64 {
+	for line := range strings.Lines(string(b)) {
+		h, err := v1.NewHash("sha256:" + strings.TrimSuffix(line, "\n"))
+		if err != nil {
 			continue // a line torn by the crash
 		}
-		if _, err := hex.DecodeString(h); err != nil {
-			continue
-		}
-		snap := s.path("snapshots", "sha256", h)
-		if err := s.discard(snap); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := s.discard(s.SnapshotPath(h)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("removing snapshot %s, written before the host's last crash or reboot: %w", h, err)
 		}
 	}
