@@ -41,6 +41,11 @@ func (s *Store) OverlayStamp() string { return s.path("overlay-check") }
 // noted as not synced (see unsynced.go).
 func (s *Store) CommitSnapshot(diffID v1.Hash, dir string) error {
 	dst := s.SnapshotPath(diffID)
+	if s.HasSnapshot(diffID) {
+		// A duplicate (a --no-cache rebuild, two builds racing): the
+		// snapshot in place was noted by whoever wrote it.
+		return removeAll(dir)
+	}
 	if err := s.noteUnsynced(diffID.Hex); err != nil {
 		removeAll(dir)
 		return err

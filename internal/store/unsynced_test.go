@@ -66,6 +66,14 @@ func TestSnapshotsOfACrashedBootAreDropped(t *testing.T) {
 	if !keptIn(t, root, "boot-a", a) {
 		t.Fatal("a snapshot of the current boot was dropped")
 	}
+	// The crash tore the list's last line; an entry names a snapshot that
+	// is gone already.
+	f, err := os.OpenFile(filepath.Join(root, "snapshots/unsynced/boot-a"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(strings.Repeat("0", 64) + "\n01234")
+	f.Close()
 
 	s = openAt(t, root, "boot-b")
 	if s.HasSnapshot(a) {
@@ -207,5 +215,28 @@ func TestLongListIsSynced(t *testing.T) {
 	}
 	if !keptIn(t, root, "boot-b", a) {
 		t.Error("a snapshot of a list synced for its size was dropped after a reboot")
+	}
+}
+
+// TestDuplicateIsNotNoted: committing a snapshot that is in place already
+// (synced since) notes nothing, so a crash afterwards does not drop it.
+func TestDuplicateIsNotNoted(t *testing.T) {
+	root := t.TempDir()
+	s := openAt(t, root, "boot-a")
+	a := commitSnapshot(t, s, "a")
+	s.Close()
+	list := filepath.Join(root, "snapshots/unsynced/boot-a")
+	old := time.Now().Add(-2 * syncAfter)
+	if err := os.Chtimes(list, old, old); err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, root, "boot-a") // syncs and drops the list
+	commitSnapshot(t, s, "a")
+	s.Close()
+	if b, err := os.ReadFile(list); err == nil {
+		t.Errorf("the duplicate was noted: %q", b)
+	}
+	if !keptIn(t, root, "boot-b", a) {
+		t.Error("a synced snapshot was dropped after its duplicate was committed")
 	}
 }
