@@ -41,6 +41,15 @@ func openAt(t *testing.T, root, boot string) *Store {
 	return s
 }
 
+// age makes the list at p look untouched for longer than syncAfter.
+func age(t *testing.T, p string) {
+	t.Helper()
+	old := time.Now().Add(-2 * syncAfter)
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // keptIn opens the store in boot and reports whether the snapshot h is there.
 func keptIn(t *testing.T, root, boot string, h v1.Hash) bool {
 	t.Helper()
@@ -101,10 +110,7 @@ func TestSyncedListIsDropped(t *testing.T) {
 	a := commitSnapshot(t, s, "a")
 	s.Close()
 	list := filepath.Join(root, "snapshots/unsynced/boot-a")
-	old := time.Now().Add(-2 * syncAfter)
-	if err := os.Chtimes(list, old, old); err != nil {
-		t.Fatal(err)
-	}
+	age(t, list)
 	s = openAt(t, root, "boot-a")
 	s.Close()
 	if _, err := os.Stat(list); !errors.Is(err, os.ErrNotExist) {
@@ -226,10 +232,7 @@ func TestDuplicateIsNotNoted(t *testing.T) {
 	a := commitSnapshot(t, s, "a")
 	s.Close()
 	list := filepath.Join(root, "snapshots/unsynced/boot-a")
-	old := time.Now().Add(-2 * syncAfter)
-	if err := os.Chtimes(list, old, old); err != nil {
-		t.Fatal(err)
-	}
+	age(t, list)
 	s = openAt(t, root, "boot-a") // syncs and drops the list
 	commitSnapshot(t, s, "a")
 	s.Close()
