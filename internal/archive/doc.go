@@ -19,7 +19,8 @@
 //     or zstd, and recognise gzip, zstd, bzip2 and xz input by its magic.
 //
 // Walk iterates over the entries of a (possibly compressed) layer with
-// whiteouts decoded, for readers that only look at a layer.
+// whiteouts decoded, for readers that only look at a layer. Flatten writes
+// what a stack of layers makes, whiteouts applied, as one tar.
 //
 // # Snapshot directory format
 //

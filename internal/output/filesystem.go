@@ -1,13 +1,13 @@
 package output
 
 import (
+	"archive/tar"
 	"context"
 	"fmt"
 	"io"
 	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/whittle-build/whittle/internal/archive"
 	"github.com/whittle-build/whittle/internal/userns"
@@ -16,9 +16,25 @@ import (
 // writeFilesystemTar writes img's final filesystem, its layers flattened
 // with whiteouts applied, as one tar.
 func writeFilesystemTar(ctx context.Context, w io.Writer, img v1.Image) error {
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	if _, err := io.Copy(w, ctxReader{ctx, rc}); err != nil {
+	tw := tar.NewWriter(w)
+	if err := flattenImage(ctx, tw, img, ""); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// flattenImage adds img's final filesystem to tw, under dir/ when dir is
+// set (archive.Flatten).
+func flattenImage(ctx context.Context, tw *tar.Writer, img v1.Image, dir string) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return fmt.Errorf("flattening the image: %w", err)
+	}
+	open := make([]archive.Opener, len(layers))
+	for i, l := range layers {
+		open[i] = l.Compressed
+	}
+	if err := archive.Flatten(ctx, tw, open, dir); err != nil {
 		return fmt.Errorf("flattening the image: %w", err)
 	}
 	return nil

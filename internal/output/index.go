@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/whittle-build/whittle/internal/store"
 )
@@ -98,30 +96,5 @@ func writeFilesystemTarPrefixed(ctx context.Context, tw *tar.Writer, img v1.Imag
 	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755, ModTime: archiveTime, Format: tar.FormatPAX}); err != nil {
 		return err
 	}
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	tr := tar.NewReader(ctxReader{ctx, rc})
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("flattening the %s image: %w", dir, err)
-		}
-		hdr.Name = path.Join(dir, cleanTarName(hdr.Name))
-		if hdr.Typeflag == tar.TypeDir {
-			hdr.Name += "/"
-		}
-		if hdr.Typeflag == tar.TypeLink {
-			// Hard links name a file of the same image.
-			hdr.Linkname = path.Join(dir, cleanTarName(hdr.Linkname))
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return fmt.Errorf("flattening the %s image: %w", dir, err)
-		}
-	}
+	return flattenImage(ctx, tw, img, dir)
 }

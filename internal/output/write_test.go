@@ -247,7 +247,7 @@ func TestWriteFilesystem(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if got, want := tarNames(t, f), []string{"c", "dir", "dir/b"}; !cmp.Equal(got, want) {
+	if got, want := tarNames(t, f), []string{"c", "dir/", "dir/b"}; !cmp.Equal(got, want) {
 		t.Errorf("type=tar entries %v, want %v", got, want)
 	}
 
@@ -255,7 +255,7 @@ func TestWriteFilesystem(t *testing.T) {
 	if err := Write(ctx, st, desc, nil, mustParse(t, "-"), Options{Stdout: &stdout}); err != nil {
 		t.Fatal(err)
 	}
-	if got := tarNames(t, &stdout); !cmp.Equal(got, []string{"c", "dir", "dir/b"}) {
+	if got := tarNames(t, &stdout); !cmp.Equal(got, []string{"c", "dir/", "dir/b"}) {
 		t.Errorf("tar on stdout: %v", got)
 	}
 

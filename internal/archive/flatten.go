@@ -1,0 +1,330 @@
+package archive
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"time"
+)
+
+// Opener opens one layer's tar stream, compressed or not.
+type Opener func() (io.ReadCloser, error)
+
+// Flatten writes the filesystem that layers (lowest first) make, whiteouts
+// applied, to tw: what a container of the image sees, as one tar. Names
+// are clean paths under prefix ("" for the root), directories end in "/",
+// and the root itself has no entry, as in BuildKit's tar exporter. A
+// directory that no layer has an entry for but that holds entries is
+// written too (0755, root's, at the epoch), after them. Unlike Apply,
+// Flatten does not follow a symlink one layer made when a higher layer
+// writes beneath it (no builder makes such layers).
+//
+// Layers are read from the top down, and each path is written once, from
+// the highest layer that has it, unless a higher layer deleted it or one of
+// its parents (a whiteout, an opaque directory, a non-directory in a
+// parent's place). A hard link is written as a link only when its target
+// is written from the same layer; a link whose target a higher layer
+// replaced or deleted keeps the content the target had, read from the
+// layer again after the others. A hard link whose target no layer has is
+// an error.
+func Flatten(ctx context.Context, tw *tar.Writer, layers []Opener, prefix string) error {
+	f := flattener{tw: tw, prefix: prefix, above: map[string]*flatNode{}, dirs: map[string]bool{}, parentsOf: map[string]bool{}}
+	for i := len(layers) - 1; i >= 0; i-- {
+		if err := f.layer(ctx, i, layers[i]); err != nil {
+			return fmt.Errorf("flattening layer %d: %w", i+1, err)
+		}
+	}
+	if err := f.relinkAll(ctx, layers); err != nil {
+		return err
+	}
+	return f.parents()
+}
+
+// flatNode is what the layers above the one being read left at a path.
+type flatNode struct {
+	// deleted: a whiteout removed the path; nothing lower shows through.
+	deleted bool
+	// dir: the path is a directory; lower layers' entries inside it show
+	// through unless opaque.
+	dir    bool
+	opaque bool
+}
+
+// relink is a hard link whose target the output does not have from the
+// link's layer: it is written with the target's content, read again.
+type relink struct {
+	layer  int
+	target string
+	names  []string // the links' paths, in layer order
+}
+
+type flattener struct {
+	tw     *tar.Writer
+	prefix string
+	// above holds the paths decided by the layers read so far (all above
+	// the current one).
+	above map[string]*flatNode
+	// relinks are keyed by layer and target path.
+	relinks map[relinkKey]*relink
+	order   []relinkKey
+	// dirs are the directories written; parentsOf the parents of every
+	// path written.
+	dirs, parentsOf map[string]bool
+}
+
+type relinkKey struct {
+	layer  int
+	target string
+}
+
+// hidden reports whether a path of the current layer is covered by what
+// the layers above it left: the path itself, or a parent that is deleted,
+// opaque or not a directory.
+func (f *flattener) hidden(p string) bool {
+	if _, ok := f.above[p]; ok {
+		return true
+	}
+	for d := p; d != ""; {
+		d, _ = splitPath(d)
+		if d == "" {
+			return false
+		}
+		if n, ok := f.above[d]; ok && (n.deleted || !n.dir || n.opaque) {
+			return true
+		}
+	}
+	return false
+}
+
+// layer writes what layer i adds to the paths not decided above it.
+func (f *flattener) layer(ctx context.Context, i int, open Opener) error {
+	rc, err := open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	// Decisions of this layer apply to the layers below it only: a
+	// whiteout and an entry of the same path in one layer both stand.
+	here := map[string]*flatNode{}
+	written := map[string]bool{} // this layer's paths in the output
+	err = Walk(ctx, rc, func(e Entry, content io.Reader) error {
+		switch e.Whiteout {
+		case WhiteoutFile:
+			if _, ok := here[e.Path]; !ok {
+				here[e.Path] = &flatNode{deleted: true}
+			} else {
+				here[e.Path].opaque = true
+			}
+			return nil
+		case WhiteoutOpaque:
+			if n, ok := here[e.Path]; ok {
+				n.opaque = true
+			} else {
+				here[e.Path] = &flatNode{dir: true, opaque: true}
+			}
+			return nil
+		}
+		if e.Path == "" {
+			return nil // the root has no entry
+		}
+		hdr := e.Header
+		isDir := hdr.Typeflag == tar.TypeDir
+		if n, ok := here[e.Path]; ok {
+			// A whiteout (or opaque marker) came first: the entry
+			// replaces the lower path, and nothing lower shows inside.
+			n.deleted, n.dir, n.opaque = false, isDir, true
+		} else {
+			here[e.Path] = &flatNode{dir: isDir}
+		}
+		if f.hidden(e.Path) || written[e.Path] {
+			return nil
+		}
+		if hdr.Typeflag == tar.TypeLink {
+			target, err := CleanPath(hdr.Linkname)
+			if err != nil {
+				return fmt.Errorf("entry %q: %w", hdr.Name, err)
+			}
+			if !written[target] {
+				f.addRelink(i, target, e.Path)
+				return nil
+			}
+			written[e.Path] = true
+			return f.write(hdr, e.Path, f.name(target), nil)
+		}
+		written[e.Path] = true
+		return f.write(hdr, e.Path, "", content)
+	})
+	if err != nil {
+		return err
+	}
+	for p, n := range here {
+		if _, ok := f.above[p]; !ok {
+			f.above[p] = n
+		} else if n.opaque && f.above[p].dir {
+			// An upper layer's directory over this layer's opaque one:
+			// the layers below still do not show through.
+			f.above[p].opaque = true
+		}
+	}
+	return nil
+}
+
+// name is the output name of the clean path p.
+func (f *flattener) name(p string) string {
+	return path.Join(f.prefix, p)
+}
+
+// write writes hdr under the clean path p, a hard link to linkname when
+// that is set, with content for a regular file.
+func (f *flattener) write(hdr *tar.Header, p, linkname string, content io.Reader) error {
+	h := *hdr
+	h.Name = f.name(p)
+	if h.Typeflag == tar.TypeDir {
+		h.Name += "/"
+	}
+	if linkname != "" {
+		h.Typeflag, h.Linkname, h.Size = tar.TypeLink, linkname, 0
+	}
+	// The writer picks a format that holds the new name.
+	h.Format = tar.FormatUnknown
+	if err := f.tw.WriteHeader(&h); err != nil {
+		return fmt.Errorf("writing %q: %w", h.Name, err)
+	}
+	if h.Typeflag == tar.TypeDir {
+		f.dirs[p] = true
+	}
+	if d, _ := splitPath(p); d != "" {
+		f.parentsOf[d] = true
+	}
+	if h.Typeflag == tar.TypeReg && content != nil {
+		if _, err := io.Copy(f.tw, content); err != nil {
+			return fmt.Errorf("writing %q: %w", h.Name, err)
+		}
+	}
+	return nil
+}
+
+func (f *flattener) addRelink(layer int, target, name string) {
+	if f.relinks == nil {
+		f.relinks = map[relinkKey]*relink{}
+	}
+	k := relinkKey{layer, target}
+	r, ok := f.relinks[k]
+	if !ok {
+		r = &relink{layer: layer, target: target}
+		f.relinks[k] = r
+		f.order = append(f.order, k)
+	}
+	r.names = append(r.names, name)
+}
+
+// relinkAll writes the hard links whose targets the output does not have
+// from their own layer: each as a file with the header and content the
+// target has in the highest layer at or below the link's that holds it,
+// the other links of the group (and of other groups resolved by the same
+// entry) as links to that file.
+func (f *flattener) relinkAll(ctx context.Context, layers []Opener) error {
+	pending := map[string][]*relink{}
+	for _, k := range f.order {
+		r := f.relinks[k]
+		pending[r.target] = append(pending[r.target], r)
+	}
+	for i := len(layers) - 1; i >= 0 && len(pending) > 0; i-- {
+		if !dueAt(pending, i) {
+			continue
+		}
+		rc, err := layers[i]()
+		if err != nil {
+			return fmt.Errorf("flattening layer %d: %w", i+1, err)
+		}
+		err = Walk(ctx, rc, func(e Entry, content io.Reader) error {
+			rs, ok := pending[e.Path]
+			if !ok || e.Whiteout != NotWhiteout {
+				return nil
+			}
+			var due, keep []*relink
+			for _, r := range rs {
+				if r.layer >= i {
+					due = append(due, r)
+				} else {
+					keep = append(keep, r)
+				}
+			}
+			if len(due) == 0 {
+				return nil
+			}
+			first := due[0].names[0]
+			if t := e.Header.Typeflag; t == tar.TypeLink || t == tar.TypeDir {
+				return fmt.Errorf("hard link %q: its target %q is a directory or a hard link itself", f.name(first), f.name(e.Path))
+			}
+			if err := f.write(e.Header, first, "", content); err != nil {
+				return err
+			}
+			for _, r := range due {
+				for _, n := range r.names {
+					if n == first {
+						continue
+					}
+					if err := f.write(e.Header, n, f.name(first), nil); err != nil {
+						return err
+					}
+				}
+			}
+			if len(keep) == 0 {
+				delete(pending, e.Path)
+			} else {
+				pending[e.Path] = keep
+			}
+			return nil
+		})
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("flattening layer %d: %w", i+1, err)
+		}
+	}
+	for _, k := range f.order {
+		if rs, ok := pending[k.target]; ok {
+			return fmt.Errorf("hard link %q: its target %q is in no layer", f.name(rs[0].names[0]), f.name(k.target))
+		}
+	}
+	return nil
+}
+
+// dueAt reports whether a pending relink may find its target in layer i:
+// one made in layer i or above.
+func dueAt(pending map[string][]*relink, i int) bool {
+	for _, rs := range pending {
+		for _, r := range rs {
+			if r.layer >= i {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// parents writes the directories that hold written paths but had no entry
+// of their own, each after its parent.
+func (f *flattener) parents() error {
+	var missing []string
+	for d := range f.parentsOf {
+		for ; d != "" && !f.dirs[d]; d, _ = splitPath(d) {
+			if n, ok := f.above[d]; ok && !n.dir {
+				break // a layer wrote through a symlink: not followed
+			}
+			f.dirs[d] = true
+			missing = append(missing, d)
+		}
+	}
+	slices.Sort(missing)
+	for _, d := range missing {
+		hdr := &tar.Header{Typeflag: tar.TypeDir, Name: f.name(d) + "/", Mode: 0o755, ModTime: time.Unix(0, 0)}
+		if err := f.tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("writing %q: %w", hdr.Name, err)
+		}
+	}
+	return nil
+}
