@@ -101,14 +101,17 @@ func normalizeHistory(cfg *v1.ConfigFile) {
 			break
 		}
 	}
-	prev := first
+	// The base image's entries come before the first one without a time
+	// and must not lend theirs to the build's entries.
+	prev, missing := first, false
 	for i := range cfg.History {
 		h := &cfg.History[i]
 		if h.Created.IsZero() {
+			missing = true
 			h.Created = v1.Time{Time: prev}
-			continue
+		} else if missing {
+			prev = h.Created.Time
 		}
-		prev = h.Created.Time
 	}
 	if n := len(cfg.History); n > 0 {
 		cfg.Created = cfg.History[n-1].Created
