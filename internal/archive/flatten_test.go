@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -202,4 +203,80 @@ func TestFlattenErrors(t *testing.T) {
 	if err := Flatten(context.Background(), tar.NewWriter(io.Discard), open, ""); err == nil || !strings.Contains(err.Error(), "layer 1: gone") {
 		t.Errorf("Flatten of a layer that does not open: %v", err)
 	}
+}
+
+// FuzzFlatten puts arbitrary bytes as a layer on a fixed lower one and
+// checks Flatten against Apply of the two layers in turn: both trees must
+// be the same. Layers whose meaning differs between unpacking one by one
+// and a merged view are left out (plainLayer).
+func FuzzFlatten(f *testing.F) {
+	for _, seed := range fuzzSeeds(f) {
+		f.Add(seed)
+	}
+	// Replaced and deleted targets of the lower layer's hard links.
+	f.Add(makeTar(f, reg("x", "new"), reg("d/.wh.f", "")))
+	f.Add(makeTar(f, reg(".wh.d", ""), reg("d", "file")))
+	lower := makeTar(f, dirEntry("d/"), reg("d/f", "1"), linkEntry("d/h", "d/f"), dirEntry("d/sub/"), reg("d/sub/g", "2"), reg("x", "3"), linkEntry("y", "x"))
+	lowerFiles := map[string]bool{"d/f": true, "d/h": true, "d/sub/g": true, "x": true, "y": true}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !plainLayer(data, lowerFiles) {
+			return
+		}
+		applied, flat := t.TempDir(), t.TempDir()
+		t.Cleanup(func() { makeRemovable(applied); makeRemovable(flat) })
+		ctx := context.Background()
+		opts := ApplyOptions{NoChown: true, NoDevices: true}
+		apply(t, applied, lower, opts)
+		if _, _, err := Apply(ctx, applied, bytes.NewReader(data), opts); err != nil {
+			return
+		}
+		out, err := flattenLayers(t, [][]byte{lower, data}, "")
+		if err != nil {
+			t.Fatalf("Flatten of layers that apply: %v", err)
+		}
+		if _, _, err := Apply(ctx, flat, bytes.NewReader(out), opts); err != nil {
+			t.Fatalf("applying Flatten's tar: %v\nentries: %q", err, listTar(t, out))
+		}
+		if diff := cmp.Diff(listTree(t, applied, OverlayOpaqueXattr), listTree(t, flat, OverlayOpaqueXattr)); diff != "" {
+			t.Fatalf("flattened tree (-applied +flattened):\n%s", diff)
+		}
+	})
+}
+
+// plainLayer reports whether the layer tar in data reads to its end and
+// has none of what Apply and Flatten take differently: symlinks (Apply
+// writes through them, Flatten does not follow them), a name given twice
+// (Apply keeps the last, Flatten the first), or a path below one of the
+// layer's or lowerFiles' non-directories.
+func plainLayer(data []byte, lowerFiles map[string]bool) bool {
+	files := maps.Clone(lowerFiles)
+	seen := map[string]bool{}
+	var paths []string
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil || hdr.Typeflag == tar.TypeSymlink {
+			return false
+		}
+		rel, err := CleanPath(hdr.Name)
+		if err != nil || seen[rel] {
+			return false
+		}
+		seen[rel] = true
+		if _, base := splitPath(rel); !strings.HasPrefix(base, WhiteoutPrefix) && hdr.Typeflag != tar.TypeDir {
+			files[rel] = true
+		}
+		paths = append(paths, rel)
+	}
+	for _, p := range paths {
+		for d, _ := splitPath(p); d != ""; d, _ = splitPath(d) {
+			if files[d] {
+				return false
+			}
+		}
+	}
+	return true
 }
