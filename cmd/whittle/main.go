@@ -45,7 +45,18 @@ func run() int {
 		return 128 + int(s.(syscall.Signal))
 	}
 	fmt.Fprintf(os.Stderr, "ERROR: %v\n", err)
+	if hint := errorHint(err); hint != "" {
+		fmt.Fprintln(os.Stderr, hint)
+	}
 	return 1
+}
+
+// errorHint says what to do about an error that names no remedy itself.
+func errorHint(err error) string {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return "The disk is full: `whittle prune` frees what no image or build cache needs, `whittle prune --all` the build cache too, `whittle rmi NAME` an image (`whittle images` lists them)."
+	}
+	return ""
 }
 
 // exitCode is returned by commands that exit with a given status and

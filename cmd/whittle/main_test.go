@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -213,4 +214,14 @@ func unescapeMountinfo(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+func TestErrorHint(t *testing.T) {
+	full := fmt.Errorf("Dockerfile:2: RUN dd: writing blob: %w", &os.PathError{Op: "write", Path: "/x", Err: syscall.ENOSPC})
+	if h := errorHint(full); !strings.Contains(h, "whittle prune") {
+		t.Errorf("hint for a full disk: %q", h)
+	}
+	if h := errorHint(errors.New("Dockerfile:1: unknown instruction: FOO")); h != "" {
+		t.Errorf("hint for another error: %q", h)
+	}
 }

@@ -65,6 +65,9 @@ func (s *Store) WriteBlob(r io.Reader, want v1.Hash) (v1.Hash, int64, error) {
 	n, err := io.Copy(io.MultiWriter(f, hasher), r)
 	if err != nil {
 		f.Close()
+		if want == (v1.Hash{}) {
+			return v1.Hash{}, 0, fmt.Errorf("writing blob: %w", err)
+		}
 		return v1.Hash{}, 0, fmt.Errorf("writing blob %s: %w", want, err)
 	}
 	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(hasher.Sum(nil))}

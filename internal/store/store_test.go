@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -63,6 +66,12 @@ func TestWriteBlobVerifies(t *testing.T) {
 	}
 	if s.HasBlob(wrong) {
 		t.Fatal("a blob with the wrong digest was stored")
+	}
+	// A reader that fails: the error is the reader's, named once, and
+	// nothing is stored.
+	failing := io.MultiReader(strings.NewReader("partial"), iotest.ErrReader(syscall.ENOSPC))
+	if _, _, err := s.WriteBlob(failing, v1.Hash{}); !errors.Is(err, syscall.ENOSPC) || err.Error() != "writing blob: no space left on device" {
+		t.Errorf("WriteBlob of a failing reader: %v", err)
 	}
 	// Nothing is left in staging.
 	entries, _ := os.ReadDir(s.session)
