@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/whittle-build/whittle/internal/store"
 )
 
 func main() { os.Exit(run()) }
@@ -55,6 +57,9 @@ func run() int {
 func errorHint(err error) string {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		return "The disk is full: `whittle prune` frees what no image or build cache needs, `whittle prune --all` the build cache too, `whittle rmi NAME` an image (`whittle images` lists them)."
+	}
+	if errors.Is(err, store.ErrNoAccess) {
+		return "Run as the store's owner, or give a store of your own with --root DIR (without --root, a user other than root gets $XDG_DATA_HOME/whittle)."
 	}
 	return ""
 }

@@ -221,6 +221,9 @@ func TestErrorHint(t *testing.T) {
 	if h := errorHint(full); !strings.Contains(h, "whittle prune") {
 		t.Errorf("hint for a full disk: %q", h)
 	}
+	if h := errorHint(fmt.Errorf("opening store /x: %w: %w", store.ErrNoAccess, os.ErrPermission)); !strings.Contains(h, "--root DIR") {
+		t.Errorf("hint for another user's store: %q", h)
+	}
 	if h := errorHint(errors.New("Dockerfile:1: unknown instruction: FOO")); h != "" {
 		t.Errorf("hint for another error: %q", h)
 	}

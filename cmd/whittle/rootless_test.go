@@ -82,6 +82,14 @@ RUN id -u > uid && cat /srv/note.txt && echo RAN-THE-STEP
 	}
 	t.Logf("whittle info as %s:\n%s", user, info)
 
+	// root's store is not the user's: the error says so, and what to do.
+	rootOwned := filepath.Join(dir, "root-owned-store")
+	seedStore(t, rootOwned, nil)
+	cmd := exec.Command("runuser", "-u", user, "--", bin, "--root", rootOwned, "images")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "this user may not write the store") || !strings.Contains(string(out), "--root DIR") {
+		t.Errorf("whittle images on root's store as %s: %v\n%s", user, err, out)
+	}
+
 	args := []string{"build", "--progress", "plain", "--build-context", "busybox=oci-layout://" + filepath.Join(dir, "bb") + ":busybox",
 		"-t", "core", "-o", "type=oci,dest=" + filepath.Join(dir, "out"), "-o", "type=image", ctxDir}
 	out, err := whittle(args...)

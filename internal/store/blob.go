@@ -17,6 +17,10 @@ import (
 // in the store.
 var ErrNotFound = errors.New("not found in the store")
 
+// ErrNoAccess is wrapped by Open's error when the user may not write the
+// store (another user's, root's /var/lib/whittle for one).
+var ErrNoAccess = errors.New("this user may not write the store")
+
 // BlobPath returns where the blob with digest h is (or would be) stored.
 func (s *Store) BlobPath(h v1.Hash) string {
 	return s.path("blobs", h.Algorithm, h.Hex)

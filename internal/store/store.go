@@ -75,6 +75,9 @@ func openBoot(root, bootID string) (*Store, error) {
 	}
 	for _, d := range []string{"blobs/sha256", "layers/sha256", "snapshots/sha256", "cache/sha256", "snapshots/unsynced", "contexts", "mounts", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
+			if errors.Is(err, os.ErrPermission) {
+				return nil, fmt.Errorf("opening store %s: %w: %w", root, ErrNoAccess, err)
+			}
 			return nil, fmt.Errorf("opening store: %w", err)
 		}
 	}
