@@ -51,6 +51,8 @@ type flatNode struct {
 	// through unless opaque.
 	dir    bool
 	opaque bool
+	// entry: the layer has an entry (not only a whiteout) at the path.
+	entry bool
 }
 
 // relink is a hard link whose target the output does not have from the
@@ -90,13 +92,14 @@ func (f *flattener) hidden(p string) bool {
 	for d := p; d != ""; {
 		d, _ = splitPath(d)
 		if d == "" {
-			return false
+			break
 		}
 		if n, ok := f.above[d]; ok && (n.deleted || !n.dir || n.opaque) {
 			return true
 		}
 	}
-	return false
+	root, ok := f.above[""] // "/.wh..wh..opq" hides every lower layer
+	return ok && root.opaque
 }
 
 // layer writes what layer i adds to the paths not decided above it.
@@ -132,12 +135,15 @@ func (f *flattener) layer(ctx context.Context, i int, open Opener) error {
 		}
 		hdr := e.Header
 		isDir := hdr.Typeflag == tar.TypeDir
-		if n, ok := here[e.Path]; ok {
-			// A whiteout (or opaque marker) came first: the entry
-			// replaces the lower path, and nothing lower shows inside.
-			n.deleted, n.dir, n.opaque = false, isDir, true
-		} else {
-			here[e.Path] = &flatNode{dir: isDir}
+		switch n, ok := here[e.Path]; {
+		case !ok:
+			here[e.Path] = &flatNode{dir: isDir, entry: true}
+		case !n.entry:
+			// A whiteout came first: the entry replaces the lower
+			// path, and nothing lower shows inside it. (After an
+			// opaque marker, opaque is already set.)
+			n.opaque = n.opaque || n.deleted
+			n.deleted, n.dir, n.entry = false, isDir, true
 		}
 		if f.hidden(e.Path) || written[e.Path] {
 			return nil

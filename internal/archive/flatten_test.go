@@ -90,6 +90,12 @@ var flattenTests = []struct {
 	{"opaque directory",
 		[][]tarEntry{{dirEntry("d/"), reg("d/old", "1")}, {dirEntry("d/"), reg("d/.wh..wh..opq", ""), reg("d/new", "2")}, {reg("d/top", "3")}},
 		[]string{"d/", "d/new=2", "d/top=3"}},
+	{"opaque root",
+		[][]tarEntry{{reg("a", "1"), dirEntry("d/")}, {reg(".wh..wh..opq", ""), reg("z", "2")}},
+		[]string{"z=2"}},
+	{"directory named twice in a layer",
+		[][]tarEntry{{dirEntry("d/"), reg("d/old", "1")}, {dirEntry("d/"), reg("d/new", "2"), dirEntry("d/")}},
+		[]string{"d/", "d/new=2", "d/old=1"}},
 	{"file replaces directory",
 		[][]tarEntry{{dirEntry("d/"), dirEntry("d/sub/"), reg("d/sub/f", "1")}, {reg("d", "2")}},
 		[]string{"d=2"}},
@@ -216,6 +222,7 @@ func FuzzFlatten(f *testing.F) {
 	// Replaced and deleted targets of the lower layer's hard links.
 	f.Add(makeTar(f, reg("x", "new"), reg("d/.wh.f", "")))
 	f.Add(makeTar(f, reg(".wh.d", ""), reg("d", "file")))
+	f.Add(makeTar(f, reg(".wh..wh..opq", ""), reg("z", "1")))
 	lower := makeTar(f, dirEntry("d/"), reg("d/f", "1"), linkEntry("d/h", "d/f"), dirEntry("d/sub/"), reg("d/sub/g", "2"), reg("x", "3"), linkEntry("y", "x"))
 	lowerFiles := map[string]bool{"d/f": true, "d/h": true, "d/sub/g": true, "x": true, "y": true}
 	f.Fuzz(func(t *testing.T, data []byte) {
