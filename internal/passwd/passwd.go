@@ -122,6 +122,95 @@ func Lookup(rootfs, spec string) (IDs, error) {
 	return ids, nil
 }
 
+// LookupOwner resolves the owner spec of a file operation (COPY and ADD
+// --chown) against rootfs, by BuildKit's rules for file operations, which
+// differ from a process's (Lookup):
+//
+//   - the user part: a number (or "root") is that uid and, as the group,
+//     the same number, whatever /etc/passwd says; a name takes the uid and
+//     primary group of its passwd entry; an empty part is root (0:0);
+//   - the group part, when given: a number is that gid, a name is looked up
+//     in /etc/group, and an empty part changes nothing.
+//
+// Unlike BuildKit, which silently makes files root's when a name has no
+// entry, a name without an entry is an error naming it and the file (it
+// wraps user.ErrNoPasswdEntries or user.ErrNoGroupEntries), as for Lookup:
+// --chown asks for that owner. Only UID and GID of the result are set.
+func LookupOwner(rootfs, spec string) (IDs, error) {
+	return lookupOwner(rootfs, spec, false)
+}
+
+// LookupOwnerOrRoot is LookupOwner for an owner that the Dockerfile does
+// not name for the operation: the directory WORKDIR makes for the USER in
+// effect. As in BuildKit, a user name without an entry is root and a group
+// name without one changes nothing, so that a stage whose USER only the
+// running container resolves (a scratch stage has no /etc/passwd) builds.
+func LookupOwnerOrRoot(rootfs, spec string) (IDs, error) {
+	return lookupOwner(rootfs, spec, true)
+}
+
+func lookupOwner(rootfs, spec string, unknownIsRoot bool) (IDs, error) {
+	usr, grp, hasGroup := strings.Cut(spec, ":")
+	known := func(err error) error {
+		if unknownIsRoot && (errors.Is(err, user.ErrNoPasswdEntries) || errors.Is(err, user.ErrNoGroupEntries)) {
+			return nil
+		}
+		return err
+	}
+	var ids IDs
+	if id, err := parseID(usr); err == nil {
+		ids.UID, ids.GID = id, id
+	} else if usr != "" {
+		u, err := findEntry(rootfs, PasswdPath, usr, user.ParsePasswdFilter, func(u user.User) string { return u.Name })
+		if err := known(err); err != nil {
+			return IDs{}, err
+		}
+		ids.UID, ids.GID = uint32(u.Uid), uint32(u.Gid)
+	}
+	if !hasGroup || grp == "" {
+		return ids, nil
+	}
+	if id, err := parseID(grp); err == nil {
+		ids.GID = id
+		return ids, nil
+	}
+	g, err := findEntry(rootfs, GroupPath, grp, user.ParseGroupFilter, func(g user.Group) string { return g.Name })
+	if err != nil {
+		if err := known(err); err != nil {
+			return IDs{}, err
+		}
+		return ids, nil
+	}
+	ids.GID = uint32(g.Gid)
+	return ids, nil
+}
+
+// findEntry returns the entry called name of the passwd or group file at
+// path inside rootfs, parsed by parse.
+func findEntry[T any](rootfs, path, name string, parse func(io.Reader, func(T) bool) ([]T, error), nameOf func(T) string) (T, error) {
+	var zero T
+	what, missing := "user", user.ErrNoPasswdEntries
+	if path == GroupPath {
+		what, missing = "group", user.ErrNoGroupEntries
+	}
+	f, err := openUserFile(rootfs, path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return zero, fmt.Errorf("looking up %s %q: %s does not exist in the root filesystem: %w", what, name, path, missing)
+	}
+	if err != nil {
+		return zero, fmt.Errorf("looking up %s %q: %w", what, name, err)
+	}
+	defer f.Close()
+	found, err := parse(f, func(e T) bool { return nameOf(e) == name })
+	if err != nil {
+		return zero, fmt.Errorf("looking up %s %q in %s: %w", what, name, path, err)
+	}
+	if len(found) == 0 {
+		return zero, fmt.Errorf("looking up %s %q in %s: %w", what, name, path, missing)
+	}
+	return found[0], nil
+}
+
 // lookupError rewrites the errors of user.GetExecUser so they name the file
 // that lacks the entry.
 func lookupError(spec, usr, grp string, noPasswd, noGroup bool, err error) error {

@@ -183,3 +183,72 @@ func TestLookupTooLarge(t *testing.T) {
 		t.Fatalf("Lookup in a huge passwd: err = %v, want a size error", err)
 	}
 }
+
+func TestLookupOwner(t *testing.T) {
+	full := writeRootfs(t, map[string]string{"etc/passwd": testPasswd + "staff:x:1500:29:Staff:/home/staff:/bin/sh\n", "etc/group": testGroup})
+	empty := writeRootfs(t, nil)
+	tests := []struct {
+		rootfs, spec string
+		uid, gid     uint32
+		wantErr      string
+		is           error
+	}{
+		{rootfs: full, spec: "alice", uid: 1000, gid: 1000},
+		{rootfs: full, spec: "staff", uid: 1500, gid: 29},
+		// A number is the group too, even when the passwd entry says
+		// otherwise (BuildKit's file operations).
+		{rootfs: full, spec: "1500", uid: 1500, gid: 1500},
+		{rootfs: full, spec: "5000", uid: 5000, gid: 5000},
+		{rootfs: empty, spec: "5000", uid: 5000, gid: 5000},
+		{rootfs: full, spec: "root", uid: 0, gid: 0},
+		{rootfs: full, spec: "alice:audio", uid: 1000, gid: 29},
+		{rootfs: full, spec: "5000:audio", uid: 5000, gid: 29},
+		{rootfs: full, spec: "alice:6000", uid: 1000, gid: 6000},
+		{rootfs: empty, spec: "5000:6000", uid: 5000, gid: 6000},
+		// Empty parts: no user is root, no group changes nothing.
+		{rootfs: full, spec: ":audio", uid: 0, gid: 29},
+		{rootfs: full, spec: ":6000", uid: 0, gid: 6000},
+		{rootfs: full, spec: "5000:", uid: 5000, gid: 5000},
+		{rootfs: full, spec: "staff:", uid: 1500, gid: 29},
+		{rootfs: full, spec: ":", uid: 0, gid: 0},
+		{rootfs: full, spec: "bob", wantErr: `looking up user "bob" in /etc/passwd`, is: user.ErrNoPasswdEntries},
+		{rootfs: full, spec: "alice:nogrp", wantErr: `looking up group "nogrp" in /etc/group`, is: user.ErrNoGroupEntries},
+		{rootfs: empty, spec: "alice", wantErr: "/etc/passwd does not exist in the root filesystem", is: user.ErrNoPasswdEntries},
+		{rootfs: empty, spec: "1:audio", wantErr: "/etc/group does not exist in the root filesystem", is: user.ErrNoGroupEntries},
+	}
+	for _, tc := range tests {
+		got, err := LookupOwner(tc.rootfs, tc.spec)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, tc.is) {
+				t.Errorf("LookupOwner(%q) = %+v, %v; want an error with %q", tc.spec, got, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got.UID != tc.uid || got.GID != tc.gid {
+			t.Errorf("LookupOwner(%q) = %d:%d, %v; want %d:%d", tc.spec, got.UID, got.GID, err, tc.uid, tc.gid)
+		}
+	}
+}
+
+func TestLookupOwnerOrRoot(t *testing.T) {
+	full := writeRootfs(t, map[string]string{"etc/passwd": testPasswd, "etc/group": testGroup})
+	empty := writeRootfs(t, nil)
+	tests := []struct {
+		rootfs, spec string
+		uid, gid     uint32
+	}{
+		{full, "alice", 1000, 1000},
+		{full, "bob", 0, 0},
+		{full, "bob:audio", 0, 29},
+		{full, "alice:staff", 1000, 1000},
+		{full, "5000:staff", 5000, 5000},
+		{empty, "nonroot", 0, 0},
+		{empty, "65532", 65532, 65532},
+	}
+	for _, tc := range tests {
+		got, err := LookupOwnerOrRoot(tc.rootfs, tc.spec)
+		if err != nil || got.UID != tc.uid || got.GID != tc.gid {
+			t.Errorf("LookupOwnerOrRoot(%q) = %d:%d, %v; want %d:%d", tc.spec, got.UID, got.GID, err, tc.uid, tc.gid)
+		}
+	}
+}

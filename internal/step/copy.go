@@ -143,7 +143,7 @@ func copyOwner(rootfs, chown string) (*passwd.IDs, error) {
 	if chown == "" {
 		return nil, nil
 	}
-	ids, err := passwd.Lookup(rootfs, chown)
+	ids, err := passwd.LookupOwner(rootfs, chown)
 	if err != nil {
 		return nil, fmt.Errorf("--chown=%s: %w", chown, err)
 	}
@@ -213,7 +213,7 @@ func (cp *copier) mkdirAll(dst string) (string, error) {
 	fi, err := os.Stat(p)
 	if err == nil {
 		if !fi.IsDir() {
-			return "", fmt.Errorf("cannot copy into %s: it exists and is not a directory", dst)
+			return "", fmt.Errorf("%s exists and is not a directory", dst)
 		}
 		return p, nil
 	}
