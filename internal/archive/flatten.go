@@ -196,6 +196,11 @@ func (f *flattener) write(hdr *tar.Header, p, linkname string, content io.Reader
 	}
 	// The writer picks a format that holds the new name.
 	h.Format = tar.FormatUnknown
+	if h.Typeflag != tar.TypeChar && h.Typeflag != tar.TypeBlock {
+		// Only devices have device numbers; a layer's others may carry
+		// any (Apply ignores them), and the writer refuses large ones.
+		h.Devmajor, h.Devminor = 0, 0
+	}
 	if err := f.tw.WriteHeader(&h); err != nil {
 		return fmt.Errorf("writing %q: %w", h.Name, err)
 	}

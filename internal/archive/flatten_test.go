@@ -253,8 +253,9 @@ func FuzzFlatten(f *testing.F) {
 // plainLayer reports whether the layer tar in data reads to its end and
 // has none of what Apply and Flatten take differently: symlinks (Apply
 // writes through them, Flatten does not follow them), a name given twice
-// (Apply keeps the last, Flatten the first), or a path below one of the
-// layer's or lowerFiles' non-directories.
+// (Apply keeps the last, Flatten the first), a path below one of the
+// layer's or lowerFiles' non-directories, or a device number too large for
+// any tar format.
 func plainLayer(data []byte, lowerFiles map[string]bool) bool {
 	files := maps.Clone(lowerFiles)
 	seen := map[string]bool{}
@@ -267,6 +268,9 @@ func plainLayer(data []byte, lowerFiles map[string]bool) bool {
 		}
 		if err != nil || hdr.Typeflag == tar.TypeSymlink {
 			return false
+		}
+		if (hdr.Typeflag == tar.TypeChar || hdr.Typeflag == tar.TypeBlock) && (hdr.Devmajor > 0o7777777 || hdr.Devminor > 0o7777777) {
+			return false // Apply skips devices here; no tar format holds such numbers
 		}
 		rel, err := CleanPath(hdr.Name)
 		if err != nil || seen[rel] {
