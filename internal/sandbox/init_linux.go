@@ -174,6 +174,14 @@ func (c *child) run() error {
 			return step("setting no_new_privs", err)
 		}
 	}
+	// The filter goes on while the process may still install one without
+	// no_new_privs (it has CAP_SYS_ADMIN until setupUserAndCaps); nothing
+	// the setup does from here on is a call it refuses.
+	if s.Linux.Seccomp != nil {
+		if err := loadSeccomp(s.Linux.Seccomp); err != nil {
+			return step("applying the seccomp profile", err)
+		}
+	}
 	if err := setupUserAndCaps(s.Process); err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ import (
 
 // busyboxApplets are linked into the test rootfs.
 var busyboxApplets = []string{"sh", "echo", "cat", "ls", "id", "hostname", "ip", "mount", "sleep",
-	"grep", "test", "pwd", "env", "true", "touch", "mkdir", "stat", "readlink", "head", "wc", "tty", "kill", "tr", "umount"}
+	"grep", "test", "pwd", "env", "true", "touch", "mkdir", "stat", "readlink", "head", "wc", "tty", "kill", "tr", "umount", "unshare"}
 
 // newRootfs makes a tiny root filesystem: /bin/busybox from the host's
 // busybox-static and links to a few applets. Its directories are
@@ -372,6 +372,24 @@ grep -c ' /proc/sys proc ro,' /proc/self/mounts || true
 	got = sh(t, root, Options{}, "test -e /dev/fuse || echo no-fuse; head -c 1 /proc/timer_list | wc -c; grep -c ' /proc/sys proc ro,' /proc/self/mounts")
 	if want := "no-fuse\n0\n1\n"; got != want {
 		t.Errorf("default: got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestRunSeccomp: the sandbox runs under seccompProfile's filter (for root,
+// another user, and without no_new_privs), which refuses a user namespace
+// as Docker's profile does; the insecure mode has no filter.
+func TestRunSeccomp(t *testing.T) {
+	testutil.RequireRoot(t)
+	root := newRootfs(t)
+	const script = "grep '^Seccomp:' /proc/self/status | tr -d ' \t'; unshare -U true 2>&1; echo rc=$?"
+	refused := "Seccomp:2\nunshare: unshare(0x10000000): Operation not permitted\nrc=1\n"
+	for _, o := range []Options{{}, {UID: 1000, GID: 1000}, {NewPrivileges: true}} {
+		if got := sh(t, root, o, script); got != refused {
+			t.Errorf("%+v: got\n%s\nwant\n%s", o, got, refused)
+		}
+	}
+	if got := sh(t, root, Options{Privileged: true}, script); got != "Seccomp:0\nrc=0\n" {
+		t.Errorf("privileged: got\n%s", got)
 	}
 }
 

@@ -90,9 +90,9 @@ type Options struct {
 	// Privileged is BuildKit's insecure mode (RUN --security=insecure, what
 	// `docker run --privileged` grants): every capability whittle holds, in
 	// every set and for any user; no masked or read-only paths under /proc
-	// and /sys; a writable /sys; no_new_privs unset; and, outside a user
-	// namespace, the devices BuildKit adds (kmsg, cuse, fuse, kvm, net/tun,
-	// loop-control and loop devices). NewSpec then reads this process's
+	// and /sys; a writable /sys; no_new_privs unset; no seccomp filter;
+	// and, outside a user namespace, the devices BuildKit adds (kmsg, cuse,
+	// fuse, kvm, net/tun, loop-control and loop devices). NewSpec then reads this process's
 	// capabilities and asks /dev/loop-control for the first free loop device.
 	Privileged bool
 	// NewPrivileges leaves no_new_privs unset, so setuid and file-capability
@@ -121,7 +121,9 @@ type Options struct {
 // host), /dev/pts, /dev/shm, /dev/mqueue, a read-only /sys; the host's
 // /etc/resolv.conf read-only for NetworkHost; containerd's masked and
 // read-only paths; Docker's default capabilities; no_new_privs (unless
-// NewPrivileges); the host's rlimits. Run adds /etc/hosts itself unless Mounts has one.
+// NewPrivileges); a seccomp filter refusing what Docker's default profile
+// refuses a process without extra capabilities (seccompProfile); the
+// host's rlimits. Run adds /etc/hosts itself unless Mounts has one.
 func NewSpec(rootfs string, o Options) (*specs.Spec, error) {
 	if len(o.Args) == 0 || o.Args[0] == "" {
 		return nil, fmt.Errorf("building sandbox spec: no command")
@@ -182,7 +184,9 @@ func NewSpec(rootfs string, o Options) (*specs.Spec, error) {
 	devices := defaultDevices()
 	masked, readonly := slices.Clone(maskedPaths), slices.Clone(readonlyPaths)
 	noNewPrivs := !o.NewPrivileges
+	seccomp := seccompProfile()
 	if o.Privileged {
+		seccomp = nil
 		all, err := heldCapabilities()
 		if err != nil {
 			return nil, fmt.Errorf("building sandbox spec: %w", err)
@@ -225,6 +229,7 @@ func NewSpec(rootfs string, o Options) (*specs.Spec, error) {
 			Devices:       devices,
 			MaskedPaths:   masked,
 			ReadonlyPaths: readonly,
+			Seccomp:       seccomp,
 		},
 	}
 	return s, nil
