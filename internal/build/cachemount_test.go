@@ -67,6 +67,9 @@ RUN --mount=type=cache,target=/var/cache/app,id=appcache --mount=type=cache,targ
 // empty cache mount, and the builds after it see what it left, not what
 // was there before (BuildKit v0.34 does both: checked with buildctl
 // --no-cache, whose cache-mounted go build then compiles from nothing).
+// A cache mount is emptied once per build: a later step of the same
+// --no-cache build sees what an earlier one left (BuildKit does too; a
+// `go mod download` step then feeds a `--network=none` build step).
 // --no-cache-filter does it to the named stage's steps only, not to those
 // of stages built on it, which run again without ignoring the cache.
 func TestCacheMountNoCache(t *testing.T) {
@@ -76,14 +79,17 @@ ARG N
 RUN --mount=type=cache,id=c,target=/c ls /c > /seen-base && touch /c/base$N
 FROM base AS child
 RUN --mount=type=cache,id=d,target=/d ls /d > /seen-child && touch /d/child$N
+RUN --mount=type=cache,id=c,target=/again ls /again > /seen-again
 FROM busybox
-COPY --from=child /seen-base /seen-child /
+COPY --from=child /seen-base /seen-child /seen-again /
 `})
+	var again []string
 	seen := func(o Options, n string) (base, child []string) {
 		t.Helper()
 		o.BuildArgs = map[string]string{"N": n}
 		img, _ := e.mustBuild(dir, o)
 		fs := filesystem(t, img)
+		again = strings.Fields(fs["/seen-again"].content)
 		return strings.Fields(fs["/seen-base"].content), strings.Fields(fs["/seen-child"].content)
 	}
 	check := func(step string, got []string, want ...string) {
@@ -101,12 +107,14 @@ COPY --from=child /seen-base /seen-child /
 	b, c = seen(Options{NoCache: true}, "3")
 	check("build 3 (--no-cache), base", b)
 	check("build 3 (--no-cache), child", c)
+	check("build 3 (--no-cache), the later step on base's cache", again, "base3")
 	b, c = seen(Options{}, "4")
 	check("build 4's base", b, "base3")
 	check("build 4's child", c, "child3")
 	b, c = seen(Options{NoCacheFilter: []string{"base"}}, "5")
 	check("build 5 (--no-cache-filter base), base", b)
 	check("build 5 (--no-cache-filter base), child", c, "child3", "child4")
+	check("build 5 (--no-cache-filter base), the later step on base's cache", again, "base5")
 }
 
 // sharingDockerfile has two stages that run at once, each with the cache

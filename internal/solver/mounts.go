@@ -135,7 +135,7 @@ func (rm *runMounts) privateDir() (string, error) {
 // prepareMounts makes the mounts of r ready: views of their sources,
 // cache directories (locked as their sharing says), secret files and env
 // variables, forwarded ssh agents. With freshCaches the cache directories
-// are emptied first (cachemount's AcquireFresh). The caller runs the
+// are emptied first, once per build (cachemount's AcquireFresh). The caller runs the
 // process and then calls release, also on error.
 func (s *Solver) prepareMounts(ctx context.Context, r *plan.Run, srcs map[int]mountInput, scratch string, freshCaches bool) (*runMounts, error) {
 	rm := &runMounts{scratch: scratch}
@@ -322,11 +322,23 @@ func (s *Solver) cacheMount(ctx context.Context, rm *runMounts, m plan.Mount, sr
 		}
 		return nil
 	}
-	acquire := s.cacheDirs.Acquire
+	key, sharing := cacheKey(m, seedID(src)), cachemount.Sharing(m.Sharing)
 	if fresh {
-		acquire = s.cacheDirs.AcquireFresh
+		// Made anew once per build, at its first use: the later steps of a
+		// build that ignores the cache see what the earlier ones left there,
+		// as in BuildKit.
+		_, err := s.freshCaches.get(key, func() (struct{}, error) {
+			cm, err := s.cacheDirs.AcquireFresh(ctx, key, sharing, init)
+			if err != nil {
+				return struct{}{}, err
+			}
+			return struct{}{}, cm.Release()
+		})
+		if err != nil {
+			return err
+		}
 	}
-	cm, err := acquire(ctx, cacheKey(m, seedID(src)), cachemount.Sharing(m.Sharing), init)
+	cm, err := s.cacheDirs.Acquire(ctx, key, sharing, init)
 	if err != nil {
 		return err
 	}

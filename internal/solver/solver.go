@@ -99,6 +99,9 @@ type Solver struct {
 	downloads *download.Fetcher
 	urls      memo[*download.File]
 	gits      memo[string]
+	// freshCaches are the cache mounts this build has made anew for
+	// steps run with the cache ignored (each once, at its first use).
+	freshCaches memo[struct{}]
 }
 
 // New returns a Solver.
