@@ -42,7 +42,8 @@ func flattenImage(ctx context.Context, tw *tar.Writer, img v1.Image, dir string)
 
 // writeFilesystemDir extracts img's final filesystem into dir: each layer
 // applied in order with whiteouts deleting what lower layers put there.
-// Owners and device nodes are restored only when running as root. Every
+// Every file is owned by the user running whittle (BuildKit's local
+// exporter); device nodes are made only when running as root. Every
 // layer's content is checked against its diffID.
 func writeFilesystemDir(ctx context.Context, dir string, img v1.Image) error {
 	layers, err := img.Layers()
@@ -58,10 +59,12 @@ func writeFilesystemDir(ctx context.Context, dir string, img v1.Image) error {
 	if len(cfg.RootFS.DiffIDs) != len(layers) {
 		return fmt.Errorf("writing %s: the config lists %d layers, the manifest %d", dir, len(cfg.RootFS.DiffIDs), len(layers))
 	}
-	// Rootless, files are written owned by the user (as BuildKit's local
-	// exporter does), not by ids of the user's subordinate ranges.
+	// Files are the user's, whatever the image says, as BuildKit's local
+	// exporter writes them (docker buildx -o type=local gives root's files
+	// to root and a user's to that user); modes, times and extended
+	// attributes are kept. Devices are made only by root.
 	root := !userns.Current().Rootless()
-	opts := archive.ApplyOptions{NoChown: !root, NoDevices: !root}
+	opts := archive.ApplyOptions{NoChown: true, NoDevices: !root}
 	for i, l := range layers {
 		diffID := cfg.RootFS.DiffIDs[i]
 		got, err := applyLayer(ctx, dir, l, opts)

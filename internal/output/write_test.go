@@ -1,6 +1,7 @@
 package output
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,12 +10,15 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/whittle-build/whittle/internal/resolve"
@@ -428,4 +432,49 @@ func TestLoadForeignArchives(t *testing.T) {
 			t.Errorf("a corrupt blob loaded: %v", err)
 		}
 	})
+}
+
+// TestWriteLocalOwners: type=local writes every file as the user running
+// whittle, as BuildKit's local exporter does, whatever owners the image
+// gives; modes stay (setuid included).
+func TestWriteLocalOwners(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Typeflag: tar.TypeDir, Name: "home/", Mode: 0o755},
+		{Typeflag: tar.TypeDir, Name: "home/app/", Mode: 0o750, Uid: 1000, Gid: 1000},
+		{Typeflag: tar.TypeReg, Name: "home/app/tool", Mode: 0o4755, Uid: 1000, Gid: 1000, Size: 1},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Size > 0 {
+			tw.Write([]byte("x"))
+		}
+	}
+	tw.Close()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t)
+	desc := storeImage(t, st, img)
+	out := filepath.Join(t.TempDir(), "out")
+	if err := Write(context.Background(), st, desc, nil, mustParse(t, "type=local,dest="+out), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for p, mode := range map[string]os.FileMode{"home/app": os.ModeDir | 0o750, "home/app/tool": os.ModeSetuid | 0o755} {
+		fi, err := os.Lstat(filepath.Join(out, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if int(st.Uid) != os.Getuid() || int(st.Gid) != os.Getgid() || fi.Mode() != mode {
+			t.Errorf("%s: %v %d:%d, want %v owned by %d:%d", p, fi.Mode(), st.Uid, st.Gid, mode, os.Getuid(), os.Getgid())
+		}
+	}
 }
