@@ -20,6 +20,7 @@
 //
 // A directory is created complete or not at all: it is prepared (seeded)
 // in the store's staging area and renamed into place. A step run with the
-// cache ignored (--no-cache) gets it anew (AcquireFresh): the old one is
-// renamed into the staging area and deleted, under the exclusive lock.
+// cache ignored (--no-cache) gets it anew (AcquireFresh; the solver asks
+// once per build): the old one is renamed into the staging area and
+// deleted, under the exclusive lock.
 package cachemount
