@@ -253,7 +253,7 @@ func (d *dirWriter) xattrs(abs string, hdr *tar.Header) (opaque bool, err error)
 			}
 			continue
 		}
-		if a.name == "security.selinux" {
+		if !keptXattr(a.name) {
 			continue
 		}
 		if hdr.PAXRecords == nil {

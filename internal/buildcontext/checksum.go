@@ -17,6 +17,8 @@ import (
 
 	"github.com/moby/patternmatcher"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/whittle-build/whittle/internal/archive"
 )
 
 // Checksum returns a digest ("sha256:<hex>") of what COPY would read for the
@@ -108,6 +110,10 @@ func (c *Context) Checksum(ctx context.Context, rels []string, exclude []string)
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// fileDigest hashes a file's content and, when it has any, the extended
+// attributes COPY copies (archive.Xattrs): a file whose capabilities or
+// user.* attributes change is copied again. (Changing them changes the
+// file's ctime, so the sums cache never serves a stale digest.)
 func fileDigest(p string) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -117,6 +123,13 @@ func fileDigest(p string) (string, error) {
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err
+	}
+	attrs, err := archive.Xattrs(p)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range attrs {
+		fmt.Fprintf(h, "\x00xattr %q %q", a.Name, a.Value)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func writeTree(t *testing.T, files map[string]string) string {
@@ -157,6 +159,31 @@ func TestChecksumStateReused(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "f"), []byte("other"), 0o644)
 	if third, _ := c2.Checksum(ctx, []string{"f"}, nil); reads != 1 || third == first {
 		t.Errorf("after a change: %d reads, checksum changed: %v", reads, third != first)
+	}
+}
+
+// TestChecksumXattrs: a file's extended attributes are part of its
+// checksum, so changing one (also through the digest cache, by the ctime
+// it changes) re-runs the COPY that reads the file; a file without any
+// keeps the checksum of its content alone.
+func TestChecksumXattrs(t *testing.T) {
+	ctx := context.Background()
+	root := writeTree(t, map[string]string{"f": "content"})
+	c, _ := Open(root, Options{State: &memState{}})
+	plain, err := c.Checksum(ctx, []string{"f"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Lsetxattr(filepath.Join(root, "f"), "user.k", []byte("1"), 0); err != nil {
+		t.Skipf("no user.* attributes here: %v", err)
+	}
+	withAttr, _ := c.Checksum(ctx, []string{"f"}, nil)
+	unix.Lsetxattr(filepath.Join(root, "f"), "user.k", []byte("2"), 0)
+	changed, _ := c.Checksum(ctx, []string{"f"}, nil)
+	unix.Lremovexattr(filepath.Join(root, "f"), "user.k")
+	removed, _ := c.Checksum(ctx, []string{"f"}, nil)
+	if withAttr == plain || changed == withAttr || removed != plain {
+		t.Errorf("checksums: plain %s, with user.k=1 %s, =2 %s, removed %s", plain, withAttr, changed, removed)
 	}
 }
 

@@ -3,6 +3,7 @@ package compat
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+	"golang.org/x/sys/unix"
 
 	"github.com/whittle-build/whittle/internal/testutil"
 )
@@ -169,6 +171,27 @@ func setupMtimes(t *testing.T, dir string) {
 	for _, f := range mtimeFiles() {
 		if err := lchtimes(filepath.Join(dir, f.path), f.t); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// setupXattrs gives the copy-xattrs context's files extended attributes:
+// user.origin on both, and on tool the security.capability that `setcap
+// cap_net_bind_service=+ep` writes (VFS_CAP_REVISION_2, effective).
+func setupXattrs(t *testing.T, dir string) {
+	capability := make([]byte, 20)
+	binary.LittleEndian.PutUint32(capability[0:], 0x02000001)
+	binary.LittleEndian.PutUint32(capability[4:], 1<<unix.CAP_NET_BIND_SERVICE)
+	for _, x := range []struct {
+		file, name string
+		value      []byte
+	}{
+		{"tool", "user.origin", []byte("context")},
+		{"note", "user.origin", []byte("context")},
+		{"tool", "security.capability", capability},
+	} {
+		if err := unix.Lsetxattr(filepath.Join(dir, x.file), x.name, x.value, 0); err != nil {
+			t.Fatalf("setting %s on %s: %v", x.name, x.file, err)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 
+	"github.com/whittle-build/whittle/internal/archive"
 	"github.com/whittle-build/whittle/internal/buildcontext"
 	"github.com/whittle-build/whittle/internal/passwd"
 	"github.com/whittle-build/whittle/internal/plan"
@@ -462,6 +463,10 @@ func (cp *copier) write(p string, fi fs.FileInfo, target string) error {
 		return err
 	}
 	if err := os.Chmod(target, perm); err != nil {
+		return err
+	}
+	// After chown, which clears security.capability.
+	if err := archive.CopyXattrs(target, p); err != nil {
 		return err
 	}
 	if !fi.IsDir() {
