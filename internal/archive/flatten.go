@@ -58,9 +58,8 @@ type flatNode struct {
 // relink is a hard link whose target the output does not have from the
 // link's layer: it is written with the target's content, read again.
 type relink struct {
-	layer  int
-	target string
-	names  []string // the links' paths, in layer order
+	layer int    // the link's layer
+	name  string // the link's path
 }
 
 type flattener struct {
@@ -69,17 +68,14 @@ type flattener struct {
 	// above holds the paths decided by the layers read so far (all above
 	// the current one).
 	above map[string]*flatNode
-	// relinks are keyed by layer and target path.
-	relinks map[relinkKey]*relink
-	order   []relinkKey
+	// relinks are the hard links to write after the layers, by target
+	// path (in the order met), and targets those targets in the order
+	// first met.
+	relinks map[string][]relink
+	targets []string
 	// dirs are the directories written; parentsOf the parents of every
 	// path written.
 	dirs, parentsOf map[string]bool
-}
-
-type relinkKey struct {
-	layer  int
-	target string
 }
 
 // hidden reports whether a path of the current layer is covered by what
@@ -220,29 +216,20 @@ func (f *flattener) write(hdr *tar.Header, p, linkname string, content io.Reader
 
 func (f *flattener) addRelink(layer int, target, name string) {
 	if f.relinks == nil {
-		f.relinks = map[relinkKey]*relink{}
+		f.relinks = map[string][]relink{}
 	}
-	k := relinkKey{layer, target}
-	r, ok := f.relinks[k]
-	if !ok {
-		r = &relink{layer: layer, target: target}
-		f.relinks[k] = r
-		f.order = append(f.order, k)
+	if _, ok := f.relinks[target]; !ok {
+		f.targets = append(f.targets, target)
 	}
-	r.names = append(r.names, name)
+	f.relinks[target] = append(f.relinks[target], relink{layer, name})
 }
 
 // relinkAll writes the hard links whose targets the output does not have
 // from their own layer: each as a file with the header and content the
 // target has in the highest layer at or below the link's that holds it,
-// the other links of the group (and of other groups resolved by the same
-// entry) as links to that file.
+// the other links that the same entry resolves as links to that file.
 func (f *flattener) relinkAll(ctx context.Context, layers []Opener) error {
-	pending := map[string][]*relink{}
-	for _, k := range f.order {
-		r := f.relinks[k]
-		pending[r.target] = append(pending[r.target], r)
-	}
+	pending := f.relinks
 	for i := len(layers) - 1; i >= 0 && len(pending) > 0; i-- {
 		if !dueAt(pending, i) {
 			continue
@@ -256,7 +243,7 @@ func (f *flattener) relinkAll(ctx context.Context, layers []Opener) error {
 			if !ok || e.Whiteout != NotWhiteout {
 				return nil
 			}
-			var due, keep []*relink
+			var due, keep []relink
 			for _, r := range rs {
 				if r.layer >= i {
 					due = append(due, r)
@@ -267,21 +254,16 @@ func (f *flattener) relinkAll(ctx context.Context, layers []Opener) error {
 			if len(due) == 0 {
 				return nil
 			}
-			first := due[0].names[0]
+			first := due[0].name
 			if t := e.Header.Typeflag; t == tar.TypeLink || t == tar.TypeDir {
 				return fmt.Errorf("hard link %q: its target %q is a directory or a hard link itself", f.name(first), f.name(e.Path))
 			}
 			if err := f.write(e.Header, first, "", content); err != nil {
 				return err
 			}
-			for _, r := range due {
-				for _, n := range r.names {
-					if n == first {
-						continue
-					}
-					if err := f.write(e.Header, n, f.name(first), nil); err != nil {
-						return err
-					}
+			for _, r := range due[1:] {
+				if err := f.write(e.Header, r.name, f.name(first), nil); err != nil {
+					return err
 				}
 			}
 			if len(keep) == 0 {
@@ -296,9 +278,9 @@ func (f *flattener) relinkAll(ctx context.Context, layers []Opener) error {
 			return fmt.Errorf("flattening layer %d: %w", i+1, err)
 		}
 	}
-	for _, k := range f.order {
-		if rs, ok := pending[k.target]; ok {
-			return fmt.Errorf("hard link %q: its target %q is in no layer", f.name(rs[0].names[0]), f.name(k.target))
+	for _, t := range f.targets {
+		if rs, ok := pending[t]; ok {
+			return fmt.Errorf("hard link %q: its target %q is in no layer", f.name(rs[0].name), f.name(t))
 		}
 	}
 	return nil
@@ -306,7 +288,7 @@ func (f *flattener) relinkAll(ctx context.Context, layers []Opener) error {
 
 // dueAt reports whether a pending relink may find its target in layer i:
 // one made in layer i or above.
-func dueAt(pending map[string][]*relink, i int) bool {
+func dueAt(pending map[string][]relink, i int) bool {
 	for _, rs := range pending {
 		for _, r := range rs {
 			if r.layer >= i {
