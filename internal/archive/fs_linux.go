@@ -289,3 +289,17 @@ func (f *newFile) Close() error {
 	}
 	return nil
 }
+
+// xattrListSize returns the size of path's list of extended attribute
+// names (not following a final symlink): 0 when it has none, or when the
+// file system keeps none.
+func xattrListSize(path string) (int, error) {
+	n, err := unix.Llistxattr(path, nil)
+	if err == unix.ENOTSUP {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, &os.PathError{Op: "llistxattr", Path: path, Err: err}
+	}
+	return n, nil
+}

@@ -60,3 +60,5 @@ func (f *newFile) chown(uid, gid int) error                 { return errUnsuppor
 func (f *newFile) chmod(perm uint32) error                  { return errUnsupported }
 func (f *newFile) setXattr(name string, value []byte) error { return errUnsupported }
 func (f *newFile) Close() error                             { return errUnsupported }
+
+func xattrListSize(path string) (int, error) { return 0, nil }

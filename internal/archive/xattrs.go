@@ -13,7 +13,13 @@ type Xattr struct {
 // security.selinux (a label of the host). A file system without them has
 // none.
 func Xattrs(path string) ([]Xattr, error) {
-	var buf []byte
+	// Most files have none: asking for the size first spares them the
+	// scratch buffer (COPY and the context checksum ask for every file).
+	size, err := xattrListSize(path)
+	if err != nil || size == 0 {
+		return nil, err
+	}
+	buf := make([]byte, size)
 	attrs, err := listXattrs(path, &buf)
 	if err != nil {
 		return nil, err
