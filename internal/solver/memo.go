@@ -6,10 +6,11 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// memo remembers, for one build, what a remote source resolved to (an ADD
-// URL's download, a Git ref's commit), so that the cache key and the copy
-// see the same content and the server is asked once, even by steps that
-// ask at the same time. Errors are not remembered.
+// memo remembers, for one build, what was done once per key: what a
+// remote source resolved to (an ADD URL's download, a Git ref's commit), so
+// that the cache key and the copy see the same content and the server is
+// asked once, and which cache mounts a --no-cache build made anew. Steps
+// asking at the same time wait for the first. Errors are not remembered.
 type memo[V any] struct {
 	mu    sync.Mutex
 	done  map[string]V
