@@ -50,6 +50,18 @@ func age(t *testing.T, p string) {
 	}
 }
 
+// snapshotIn commits the snapshot "a" in a new store opened in boot and
+// closes it; it returns the store's root, the boot's list of unsynced
+// snapshots and a's diffID.
+func snapshotIn(t *testing.T, boot string) (root, list string, a v1.Hash) {
+	t.Helper()
+	root = t.TempDir()
+	s := openAt(t, root, boot)
+	a = commitSnapshot(t, s, "a")
+	s.Close()
+	return root, filepath.Join(root, "snapshots/unsynced", boot), a
+}
+
 // keptIn opens the store in boot and reports whether the snapshot h is there.
 func keptIn(t *testing.T, root, boot string, h v1.Hash) bool {
 	t.Helper()
@@ -105,14 +117,9 @@ func TestSnapshotsOfACrashedBootAreDropped(t *testing.T) {
 // TestSyncedListIsDropped: once a boot's list is older than syncAfter, the
 // next Open syncs and drops it, and a reboot then keeps the snapshots.
 func TestSyncedListIsDropped(t *testing.T) {
-	root := t.TempDir()
-	s := openAt(t, root, "boot-a")
-	a := commitSnapshot(t, s, "a")
-	s.Close()
-	list := filepath.Join(root, "snapshots/unsynced/boot-a")
+	root, list, a := snapshotIn(t, "boot-a")
 	age(t, list)
-	s = openAt(t, root, "boot-a")
-	s.Close()
+	openAt(t, root, "boot-a").Close()
 	if _, err := os.Stat(list); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a list older than %v was not dropped: %v", syncAfter, err)
 	}
@@ -124,10 +131,7 @@ func TestSyncedListIsDropped(t *testing.T) {
 // TestUnknownBootNotesNothing: without a boot id (no /proc), snapshots are
 // neither noted nor dropped.
 func TestUnknownBootNotesNothing(t *testing.T) {
-	root := t.TempDir()
-	s := openAt(t, root, "")
-	a := commitSnapshot(t, s, "a")
-	s.Close()
+	root, _, a := snapshotIn(t, "")
 	entries, _ := os.ReadDir(filepath.Join(root, "snapshots/unsynced"))
 	if len(entries) != 0 {
 		t.Errorf("lists without a boot id: %v", entries)
@@ -141,11 +145,7 @@ func TestUnknownBootNotesNothing(t *testing.T) {
 // when the host crashed before the sync ended, still names snapshots to
 // drop in the next boot; in its own boot it is synced and removed.
 func TestRotatedListOfACrashedBoot(t *testing.T) {
-	root := t.TempDir()
-	s := openAt(t, root, "boot-a")
-	a := commitSnapshot(t, s, "a")
-	s.Close()
-	list := filepath.Join(root, "snapshots/unsynced/boot-a")
+	root, list, a := snapshotIn(t, "boot-a")
 	if err := os.Rename(list, list+".0123"); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestRotatedListOfACrashedBoot(t *testing.T) {
 		t.Fatalf("the boot's own renamed list was not synced away: %v", err)
 	}
 
-	s = openAt(t, root, "boot-a")
+	s := openAt(t, root, "boot-a")
 	b := commitSnapshot(t, s, "b")
 	s.Close()
 	if err := os.Rename(list, list+".4567"); err != nil {
@@ -227,13 +227,9 @@ func TestLongListIsSynced(t *testing.T) {
 // TestDuplicateIsNotNoted: committing a snapshot that is in place already
 // (synced since) notes nothing, so a crash afterwards does not drop it.
 func TestDuplicateIsNotNoted(t *testing.T) {
-	root := t.TempDir()
-	s := openAt(t, root, "boot-a")
-	a := commitSnapshot(t, s, "a")
-	s.Close()
-	list := filepath.Join(root, "snapshots/unsynced/boot-a")
+	root, list, a := snapshotIn(t, "boot-a")
 	age(t, list)
-	s = openAt(t, root, "boot-a") // syncs and drops the list
+	s := openAt(t, root, "boot-a") // syncs and drops the list
 	commitSnapshot(t, s, "a")
 	s.Close()
 	if b, err := os.ReadFile(list); err == nil {
