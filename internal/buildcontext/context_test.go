@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/whittle-build/whittle/internal/testutil"
 )
 
 func writeTree(t *testing.T, files map[string]string) string {
@@ -175,7 +177,7 @@ func TestChecksumXattrs(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := unix.Lsetxattr(filepath.Join(root, "f"), "user.k", []byte("1"), 0); err != nil {
-		t.Skipf("no user.* attributes here: %v", err)
+		testutil.Unavailable(t, "user.* attributes on the temporary directory's file system: %v", err)
 	}
 	withAttr, _ := c.Checksum(ctx, []string{"f"}, nil)
 	unix.Lsetxattr(filepath.Join(root, "f"), "user.k", []byte("2"), 0)
