@@ -82,12 +82,20 @@ RUN id -u > uid && cat /srv/note.txt && echo RAN-THE-STEP
 	}
 	t.Logf("whittle info as %s:\n%s", user, info)
 
-	// root's store is not the user's: the error says so, and what to do.
+	// root's store is not the user's: the error says so, and what to do,
+	// whether its directories are closed to the user or only its files.
 	rootOwned := filepath.Join(dir, "root-owned-store")
 	seedStore(t, rootOwned, nil)
-	cmd := exec.Command("runuser", "-u", user, "--", bin, "--root", rootOwned, "images")
-	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "this user may not write the store") || !strings.Contains(string(out), "--root DIR") {
-		t.Errorf("whittle images on root's store as %s: %v\n%s", user, err, out)
+	for _, how := range []string{"closed directories", "readable directories"} {
+		if how == "readable directories" {
+			if out, err := exec.Command("chmod", "-R", "go+rX", rootOwned).CombinedOutput(); err != nil {
+				t.Fatalf("chmod: %v\n%s", err, out)
+			}
+		}
+		cmd := exec.Command("runuser", "-u", user, "--", bin, "--root", rootOwned, "images")
+		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "this user may not write the store") || !strings.Contains(string(out), "--root DIR") {
+			t.Errorf("whittle images on root's store (%s) as %s: %v\n%s", how, user, err, out)
+		}
 	}
 
 	args := []string{"build", "--progress", "plain", "--build-context", "busybox=oci-layout://" + filepath.Join(dir, "bb") + ":busybox",

@@ -68,16 +68,23 @@ func Open(root string) (*Store, error) {
 }
 
 // openBoot is Open with the boot id given (tests reboot the host this way).
+// A store that refuses this user anywhere Open writes (its directories,
+// lock files, index) is named as such: the error wraps ErrNoAccess.
 func openBoot(root, bootID string) (*Store, error) {
+	s, err := openRoot(root, bootID)
+	if errors.Is(err, os.ErrPermission) {
+		return nil, fmt.Errorf("store %s: %w: %w", root, ErrNoAccess, err)
+	}
+	return s, err
+}
+
+func openRoot(root, bootID string) (*Store, error) {
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", root, err)
 	}
 	for _, d := range []string{"blobs/sha256", "layers/sha256", "snapshots/sha256", "cache/sha256", "snapshots/unsynced", "contexts", "mounts", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
-			if errors.Is(err, os.ErrPermission) {
-				return nil, fmt.Errorf("opening store %s: %w: %w", root, ErrNoAccess, err)
-			}
 			return nil, fmt.Errorf("opening store: %w", err)
 		}
 	}
