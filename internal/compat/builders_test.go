@@ -21,6 +21,7 @@ import (
 
 	"github.com/whittle-build/whittle/internal/build"
 	"github.com/whittle-build/whittle/internal/output"
+	"github.com/whittle-build/whittle/internal/secrets"
 	"github.com/whittle-build/whittle/internal/step"
 	"github.com/whittle-build/whittle/internal/store"
 )
@@ -35,6 +36,8 @@ type buildSpec struct {
 	buildArgs  map[string]string
 	labels     map[string]string
 	hosts      []string
+	// secrets are --secret values (id=ID,src=FILE).
+	secrets []string
 	// platform is the target platform (--platform); default the host's.
 	platform string
 	// layers asks buildah for a layer per instruction (--layers).
@@ -70,6 +73,14 @@ func (w whittleBuilder) build(ctx context.Context, b buildSpec) (v1.Image, error
 		}
 		hosts = append(hosts, h)
 	}
+	var srcs []secrets.Source
+	for _, s := range b.secrets {
+		src, err := secrets.ParseSource(s)
+		if err != nil {
+			return nil, err
+		}
+		srcs = append(srcs, src)
+	}
 	if _, err := build.Build(ctx, w.st, build.Options{
 		ContextDir: b.contextDir,
 		Dockerfile: b.dockerfile,
@@ -77,6 +88,7 @@ func (w whittleBuilder) build(ctx context.Context, b buildSpec) (v1.Image, error
 		BuildArgs:  b.buildArgs,
 		Labels:     b.labels,
 		Hosts:      hosts,
+		Secrets:    srcs,
 		Platforms:  platformList(b.platform),
 		Outputs:    []output.Spec{spec},
 	}); err != nil {
@@ -141,6 +153,9 @@ func (bb buildahBuilder) build(ctx context.Context, b buildSpec) (v1.Image, erro
 	for _, h := range b.hosts {
 		args = append(args, "--add-host", h)
 	}
+	for _, s := range b.secrets {
+		args = append(args, "--secret", s)
+	}
 	if b.platform != "" {
 		args = append(args, "--platform", b.platform)
 	}
@@ -183,6 +198,9 @@ func (bk buildkitBuilder) build(ctx context.Context, b buildSpec) (v1.Image, err
 	}
 	for _, kv := range buildArgList(b.labels) {
 		args = append(args, "--opt", "label:"+kv)
+	}
+	for _, s := range b.secrets {
+		args = append(args, "--secret", s)
 	}
 	if len(b.hosts) > 0 {
 		// The frontend's add-hosts: NAME=IP pairs, comma-separated.

@@ -23,6 +23,12 @@ type compatCase struct {
 	// repository (main, tag v1) served on 127.0.0.1; the build arg REPO is
 	// its URL.
 	gitRepo string
+	// http serves the files of serveHTTP on 127.0.0.1; the build arg URL
+	// is its address.
+	http bool
+	// secrets are --secret id=ID,src=FILE values, by id: the content of
+	// a file the test writes.
+	secrets map[string]string
 	// labels are --label values; hosts are --add-host NAME:IP values.
 	labels map[string]string
 	hosts  []string
@@ -114,6 +120,13 @@ func compatCases() []compatCase {
 			buildArgs: map[string]string{"GREETING": "hello", "NAME": "world", "UNDECLARED": "nope"}},
 		{name: "add-git", bases: bb, gitRepo: "repo",
 			buildahUnsupported: "buildah 1.28 does not ADD Git repositories"},
+		{name: "add-http", bases: bb, http: true,
+			buildahUnsupported: "buildah 1.28 does not have ADD --unpack",
+			mtimes: []string{"/plain.txt", "/dir/*", "/remote/*", "/unpacked/**", "/usr/local/bin/script.sh",
+				"/owned.txt", "/checked.txt", "/nolm/*", "/query/*", "/root-url/*", "/cd/*"}},
+		{name: "run-mount-secret", bases: bb, secrets: map[string]string{"token": "s3cret-value\n"},
+			tolerate: tol("buildah", "presence", "buildah leaves a secret's mount point and the directories it made for it",
+				"/etc/app", "/run/secrets")},
 		{name: "build-flags", bases: bb,
 			labels: map[string]string{"org.opencontainers.image.title": "from-flag", "org.opencontainers.image.revision": "abc123"},
 			hosts:  []string{"db:10.0.0.7", "six:2001:db8::1"},

@@ -1,9 +1,15 @@
 package compat
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -156,6 +162,20 @@ func runCase(t *testing.T, c compatCase, fx *fixtures, whittle builder, peers []
 		}
 		args["REPO"] = serveGitRepo(t, filepath.Join(c.dir(t), c.gitRepo))
 	}
+	if c.http {
+		if args == nil {
+			args = map[string]string{}
+		}
+		args["URL"] = serveHTTP(t)
+	}
+	var secrets []string
+	for _, id := range slices.Sorted(maps.Keys(c.secrets)) {
+		src := filepath.Join(t.TempDir(), id)
+		if err := os.WriteFile(src, []byte(c.secrets[id]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		secrets = append(secrets, "id="+id+",src="+src)
+	}
 	all := append([]builder{whittle}, peers...)
 	images := make([]v1.Image, len(all))
 	errs := make([]error, len(all))
@@ -178,6 +198,7 @@ func runCase(t *testing.T, c compatCase, fx *fixtures, whittle builder, peers []
 				buildArgs:  args,
 				labels:     c.labels,
 				hosts:      c.hosts,
+				secrets:    secrets,
 				platform:   c.platform,
 				layers:     c.buildahLayers,
 				out:        out,
@@ -426,4 +447,65 @@ func serveGitRepo(t *testing.T, dir string) string {
 	testutil.Git(t, work, "tag", "v1")
 	testutil.Git(t, work, "clone", "-q", "--bare", work, filepath.Join(root, "repo.git"))
 	return testutil.GitServer(t, root) + "/repo.git"
+}
+
+// serveHTTP serves the files of the add-http case on 127.0.0.1 and returns
+// the server's URL: under /files/ with a Last-Modified time, /nolm/data.bin
+// without one, /dl whatever the query, the root, and /cd/file with a
+// Content-Disposition naming another file.
+func serveHTTP(t *testing.T) string {
+	t.Helper()
+	modified := time.Date(2023, 5, 6, 7, 8, 9, 0, time.UTC)
+	var tgz bytes.Buffer
+	zw := gzip.NewWriter(&tgz)
+	tw := tar.NewWriter(zw)
+	for _, f := range []struct {
+		name string
+		mode int64
+		body string
+	}{{"app/", 0o755, ""}, {"app/run.sh", 0o755, "#!/bin/sh\necho run\n"}, {"app/conf", 0o640, "k=v\n"}} {
+		typ := byte(tar.TypeReg)
+		if strings.HasSuffix(f.name, "/") {
+			typ = tar.TypeDir
+		}
+		hdr := &tar.Header{Name: f.name, Typeflag: typ, Mode: f.mode, Size: int64(len(f.body)),
+			Uid: 1234, Gid: 5678, ModTime: time.Date(2022, 1, 2, 3, 4, 5, 0, time.UTC)}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(f.body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"/files/plain.txt":  "hello\n",
+		"/files/script.sh":  "#!/bin/sh\necho script\n",
+		"/files/app.tar.gz": tgz.String(),
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case files[p] != "":
+			w.Header().Set("Last-Modified", modified.Format(http.TimeFormat))
+			io.WriteString(w, files[p])
+		case p == "/nolm/data.bin":
+			io.WriteString(w, "no time\n")
+		case p == "/dl":
+			io.WriteString(w, "query "+r.URL.RawQuery+"\n")
+		case p == "/":
+			io.WriteString(w, "root\n")
+		case p == "/cd/file":
+			w.Header().Set("Content-Disposition", `attachment; filename="other.txt"`)
+			io.WriteString(w, "disposition\n")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
