@@ -1,11 +1,14 @@
 package compat
 
 import (
+	"archive/tar"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -154,6 +157,78 @@ func sortedMap(m map[string]string) string {
 		fmt.Fprintf(&b, "%s=%q ", k, m[k])
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// compareHistory lists how peer's image record differs from whittle's
+// beyond the run config: author, platform, and each history entry's
+// created_by, comment, author and empty_layer mark (not its time), which
+// is what `docker history` shows. Only BuildKit's is held to it: buildah
+// writes history of its own ("/bin/sh -c #(nop) ..."). An entry that
+// whittle marks empty where the peer has a layer without files is the
+// field "history.empty-layer" (whittle adds no empty layers).
+func compareHistory(w *v1.ConfigFile, peer v1.Image) ([]difference, error) {
+	p, err := peer.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	layers, err := peer.Layers()
+	if err != nil {
+		return nil, err
+	}
+	var out []difference
+	field := func(name, path, x, y string) {
+		if x != y {
+			out = append(out, difference{field: name, path: path, whittle: strconv.Quote(x), peer: strconv.Quote(y)})
+		}
+	}
+	field("config.Author", "", w.Author, p.Author)
+	field("config.Platform", "", w.OS+"/"+w.Architecture+"/"+w.Variant, p.OS+"/"+p.Architecture+"/"+p.Variant)
+	layer := 0 // the peer's layer of its entry i
+	for i := range max(len(w.History), len(p.History)) {
+		var x, y v1.History
+		if i < len(w.History) {
+			x = w.History[i]
+		}
+		if i < len(p.History) {
+			y = p.History[i]
+		}
+		noLayer := false // whittle has none where the peer's has no files
+		if x.EmptyLayer && !y.EmptyLayer && layer < len(layers) {
+			empty, err := emptyLayer(layers[layer])
+			if err != nil {
+				return nil, err
+			}
+			noLayer, x.EmptyLayer = empty, !empty
+		}
+		if !y.EmptyLayer {
+			layer++
+		}
+		describe := func(h v1.History) string {
+			return fmt.Sprintf("%s | comment %q | author %q | empty %t", h.CreatedBy, h.Comment, h.Author, h.EmptyLayer)
+		}
+		switch dx, dy := describe(x), describe(y); {
+		case dx != dy:
+			field("history", strconv.Itoa(i), dx, dy)
+		case noLayer:
+			out = append(out, difference{field: "history.empty-layer", path: strconv.Itoa(i),
+				whittle: "no layer", peer: "a layer without files"})
+		}
+	}
+	return out, nil
+}
+
+// emptyLayer says whether l's tar has no entries.
+func emptyLayer(l v1.Layer) (bool, error) {
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return false, err
+	}
+	defer rc.Close()
+	_, err = tar.NewReader(rc).Next()
+	if err == io.EOF {
+		return true, nil
+	}
+	return false, err
 }
 
 // compareConfigs lists how peer's run config differs from whittle's in the

@@ -258,6 +258,13 @@ func runCase(t *testing.T, c compatCase, fx *fixtures, whittle builder, peers []
 		if c.layers {
 			diffs = append(diffs, compareLayers(images[0], img)...)
 		}
+		if p.name() == "buildkit" {
+			hd, err := compareHistory(wantCfg, img)
+			if err != nil {
+				t.Errorf("reading %s's history: %v", p.name(), err)
+			}
+			diffs = append(diffs, hd...)
+		}
 		bad, tolerated := judge(p.name(), diffs, tols)
 		for reason, ds := range tolerated {
 			t.Logf("%s: %d tolerated difference(s): %s", p.name(), len(ds), reason)
