@@ -138,6 +138,7 @@ func compatCases() []compatCase {
 			"buildah creates a WORKDIR only when a later instruction needs it (BuildKit always)",
 			"/a", "/a/b", "/as-1234", "/home/app/work/deep/relative", "/home/app/work/deep/relative/dir")},
 		{name: "user", bases: bb},
+		{name: "syntax", bases: bb},
 		{name: "user-debian", bases: []string{"debian"}},
 		{name: "copy-rules", bases: bb},
 		{name: "copy-chown-chmod", bases: bb, tolerate: tol("buildah", "mode",
