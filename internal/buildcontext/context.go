@@ -128,14 +128,18 @@ func (c *Context) canPrune() bool {
 // Save persists what the context learned (file checksums) for the next build.
 func (c *Context) Save() error { return c.sums.save() }
 
-// ErrNotFound is returned by Match when a source matches nothing.
+// ErrNotFound is returned by Match when a source without wildcards is not
+// there.
 var ErrNotFound = errors.New("not found in the build context")
 
 // Match expands a COPY/ADD source pattern against the context: wildcards
 // (* ? [..]) match within one path component, as BuildKit does; a leading
 // "/" and "./" are the context root. It returns the matched paths relative
-// to the root, slash-separated and sorted ("." for the root itself), and
-// ErrNotFound when nothing matches.
+// to the root, slash-separated and sorted ("." for the root itself).
+// A path without wildcards that is not there is ErrNotFound; a pattern
+// with wildcards that matches nothing matches no path, without an error,
+// as in BuildKit (`COPY go.mod go.sum* ./` when there is no go.sum yet),
+// but the directory before its first wildcard must be there.
 func (c *Context) Match(pattern string) ([]string, error) {
 	return Match(c.root, pattern, c.Excluded)
 }
@@ -161,6 +165,22 @@ func Match(root, pattern string, excluded func(rel string) bool) ([]string, erro
 			return nil, fmt.Errorf("%s: %w", pattern, ErrNotFound)
 		}
 		return []string{rel}, nil
+	}
+	// The directory before the first wildcard must be there, as in
+	// BuildKit ("COPY nodir/*.txt" fails; "COPY nodir*/x.txt" does not).
+	fixed := 0
+	for fixed < len(parts) && !hasMeta(parts[fixed]) {
+		fixed++
+	}
+	if fixed > 0 {
+		dir := strings.Join(parts[:fixed], "/")
+		p, err := securejoin.SecureJoin(root, dir)
+		if err != nil {
+			return nil, err
+		}
+		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("%s: %s: %w", pattern, dir, ErrNotFound)
+		}
 	}
 	matches := []string{""}
 	for _, part := range parts {
@@ -202,9 +222,6 @@ func Match(root, pattern string, excluded func(rel string) bool) ([]string, erro
 		if _, err := os.Lstat(p); err == nil {
 			out = append(out, m)
 		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: %w", pattern, ErrNotFound)
 	}
 	sort.Strings(out)
 	return out, nil

@@ -53,10 +53,14 @@ func TestMatch(t *testing.T) {
 		{"?.go", []string{"a.go", "b.go"}, nil},
 		{"[ab].go", []string{"a.go", "b.go"}, nil},
 		{"secret.key", nil, ErrNotFound},
-		{"*.key", nil, ErrNotFound},
+		{"*.key", nil, nil},
 		{"build/out", nil, ErrNotFound},
 		{"missing", nil, ErrNotFound},
-		{"*.none", nil, ErrNotFound},
+		{"*.none", nil, nil},
+		{"sub/*.none", nil, nil},
+		{"no*/d.go", nil, nil},
+		{"nodir/*.go", nil, ErrNotFound},
+		{"a.go/*.go", nil, ErrNotFound},
 		{"../../etc/passwd", nil, ErrNotFound},
 	}
 	for _, tt := range tests {
