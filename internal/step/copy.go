@@ -345,13 +345,24 @@ func (cp *copier) copyTree(src Source, rel, dst string) error {
 const copyWorkers = 4
 
 // copyOne copies one non-directory source to the image path dst.
+// As in BuildKit, a symlink at dst is followed (inside rootfs): COPY onto
+// a symlink writes the file it points to, creating it if it is dangling.
+// (Below a directory copyTree writes, symlinks are replaced instead.)
 func (cp *copier) copyOne(src Source, rel, srcPath string, fi fs.FileInfo, dst string) error {
-	parent, err := cp.mkdirAll(path.Dir(path.Clean("/" + dst)))
+	resolved, err := cp.resolve(dst)
+	if err != nil {
+		return err
+	}
+	inside, err := filepath.Rel(cp.rootfs, resolved)
+	if err != nil || inside == "." || strings.HasPrefix(inside, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("%s: resolves to %s, not a file in the image", dst, resolved)
+	}
+	dst = "/" + filepath.ToSlash(inside)
+	parent, err := cp.mkdirAll(path.Dir(dst))
 	if err != nil {
 		return err
 	}
 	target := filepath.Join(parent, path.Base(dst))
-	// A symlink at the destination is replaced, not followed.
 	if err := cp.write(srcPath, fi, target); err != nil {
 		return fmt.Errorf("copying %s: %w", rel, err)
 	}

@@ -136,6 +136,9 @@ func TestCopy(t *testing.T) {
 		"usr/bin/":   "",
 		"bin":        "->usr/bin",
 		"outside":    "->/etc",
+		"to-file":    "->/file",
+		"dangling":   "->/nowhere/new",
+		"esc-file":   "->/../../../../tmp/pwned",
 	}
 	context := map[string]string{
 		"a.txt":       "A",
@@ -197,6 +200,12 @@ func TestCopy(t *testing.T) {
 			checks: []check{exists("etc/x", "A")}},
 		{name: "dest through relative symlink", copy: plan.Copy{Sources: []string{"a.txt"}, Dest: "/bin/tool"},
 			checks: []check{exists("usr/bin/tool", "A"), link("bin", "usr/bin")}},
+		{name: "onto a symlink to a file: its target written", copy: plan.Copy{Sources: []string{"a.txt"}, Dest: "/to-file"},
+			checks: []check{exists("file", "A"), link("to-file", "/file")}},
+		{name: "onto a dangling symlink: its target made", copy: plan.Copy{Sources: []string{"a.txt"}, Dest: "/dangling"},
+			checks: []check{exists("nowhere/new", "A"), link("dangling", "/nowhere/new")}},
+		{name: "onto a symlink out of the root: stays inside", copy: plan.Copy{Sources: []string{"a.txt"}, Dest: "/esc-file"},
+			checks: []check{exists("tmp/pwned", "A"), link("esc-file", "/../../../../tmp/pwned")}},
 		{name: "exclude", copy: plan.Copy{Sources: []string{"dir"}, Dest: "/e", Exclude: []string{"sub"}},
 			checks: []check{exists("e/x", "X"), absent("e/sub")}},
 		{name: "parents", copy: plan.Copy{Sources: []string{"dir/sub/y"}, Dest: "/p/", Parents: true},
