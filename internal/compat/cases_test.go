@@ -139,6 +139,9 @@ func compatCases() []compatCase {
 			"/a", "/a/b", "/as-1234", "/home/app/work/deep/relative", "/home/app/work/deep/relative/dir")},
 		{name: "user", bases: bb},
 		{name: "syntax", bases: bb},
+		{name: "expansion", bases: bb, tolerate: join(
+			tol("buildah", "mode", "buildah makes the directories COPY creates 0755 whatever --chmod says (BuildKit gives them an octal --chmod's permissions)", "/dest"),
+			tol("buildah", "presence", "buildah makes each VOLUME's directory", "/work/vol"))},
 		{name: "user-debian", bases: []string{"debian"}},
 		{name: "copy-rules", bases: bb},
 		{name: "copy-over", bases: bb, tolerate: join(
