@@ -166,8 +166,9 @@ func Match(root, pattern string, excluded func(rel string) bool) ([]string, erro
 		}
 		return []string{rel}, nil
 	}
-	// The directory before the first wildcard must be there, as in
-	// BuildKit ("COPY nodir/*.txt" fails; "COPY nodir*/x.txt" does not).
+	// The directory before the first wildcard must be there, and not
+	// ignored, as in BuildKit ("COPY nodir/*.txt" fails; "COPY
+	// nodir*/x.txt" does not).
 	fixed := 0
 	for fixed < len(parts) && !hasMeta(parts[fixed]) {
 		fixed++
@@ -178,7 +179,7 @@ func Match(root, pattern string, excluded func(rel string) bool) ([]string, erro
 		if err != nil {
 			return nil, err
 		}
-		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+		if fi, err := os.Stat(p); err != nil || !fi.IsDir() || (excluded != nil && excluded(dir)) {
 			return nil, fmt.Errorf("%s: %s: %w", pattern, dir, ErrNotFound)
 		}
 	}

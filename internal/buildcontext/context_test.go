@@ -61,6 +61,7 @@ func TestMatch(t *testing.T) {
 		{"no*/d.go", nil, nil},
 		{"nodir/*.go", nil, ErrNotFound},
 		{"a.go/*.go", nil, ErrNotFound},
+		{"build/*", nil, ErrNotFound},
 		{"../../etc/passwd", nil, ErrNotFound},
 	}
 	for _, tt := range tests {
