@@ -1,6 +1,8 @@
 package compat
 
 import (
+	"archive/tar"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,7 +44,8 @@ func readOutcomes(path string) ([]outcome, error) {
 }
 
 // outcomeContext makes the context every outcome builds: a.txt, sub/b.txt,
-// and link, a symlink to /etc/passwd.
+// link, a symlink to /etc/passwd, and dotdot.tar, whose second entry is
+// named ../dotdot.
 func outcomeContext(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -56,6 +59,22 @@ func outcomeContext(t *testing.T) string {
 		}
 	}
 	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, name := range []string{"ok.txt", "../dotdot"} {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: 3, Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte("hi\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "dotdot.tar"), b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
