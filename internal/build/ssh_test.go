@@ -1,10 +1,7 @@
 package build
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/pem"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,9 +9,9 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/whittle-build/whittle/internal/sshforward"
+	"github.com/whittle-build/whittle/internal/testutil"
 )
 
 // agentClient builds testdata/agentclient statically into dir.
@@ -31,51 +28,13 @@ func agentClient(t *testing.T, dir string) {
 	}
 }
 
-// fakeAgent serves a keyring with one new ed25519 key (comment "fake-agent")
-// on a unix socket, and returns the socket and the key.
-func fakeAgent(t *testing.T) (string, ed25519.PrivateKey) {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr := agent.NewKeyring()
-	if err := kr.Add(agent.AddedKey{PrivateKey: priv, Comment: "fake-agent"}); err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "agent-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "agent.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	// The host's socket is private to its owner: the container must not
-	// need to reach it itself.
-	os.Chmod(sock, 0o600)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); agent.ServeAgent(kr, c) }()
-		}
-	}()
-	return sock, priv
-}
-
 // TestSSHMount: --ssh forwards an agent (a socket the test serves, or key
 // files) to RUN --mount=type=ssh through a socket of the mount's owner and
 // mode; SSH_AUTH_SOCK points at the first; a missing agent is an error only
 // when required; nothing is left in the image.
 func TestSSHMount(t *testing.T) {
 	e := newEnv(t)
-	sock, priv := fakeAgent(t)
+	sock, priv := testutil.SSHAgent(t)
 	keyDir := t.TempDir()
 	block, err := ssh.MarshalPrivateKey(priv, "")
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/whittle-build/whittle/internal/build"
 	"github.com/whittle-build/whittle/internal/output"
 	"github.com/whittle-build/whittle/internal/secrets"
+	"github.com/whittle-build/whittle/internal/sshforward"
 	"github.com/whittle-build/whittle/internal/step"
 	"github.com/whittle-build/whittle/internal/store"
 )
@@ -36,8 +37,10 @@ type buildSpec struct {
 	buildArgs  map[string]string
 	labels     map[string]string
 	hosts      []string
-	// secrets are --secret values (id=ID,src=FILE).
+	// secrets are --secret values (id=ID,src=FILE); ssh are --ssh values
+	// (ID=SOCKET).
 	secrets []string
+	ssh     []string
 	// platform is the target platform (--platform); default the host's.
 	platform string
 	// layers asks buildah for a layer per instruction (--layers).
@@ -81,6 +84,14 @@ func (w whittleBuilder) build(ctx context.Context, b buildSpec) (v1.Image, error
 		}
 		srcs = append(srcs, src)
 	}
+	var agents []sshforward.Spec
+	for _, s := range b.ssh {
+		sp, err := sshforward.ParseSpec(s, os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		agents = append(agents, sp)
+	}
 	if _, err := build.Build(ctx, w.st, build.Options{
 		ContextDir: b.contextDir,
 		Dockerfile: b.dockerfile,
@@ -89,6 +100,7 @@ func (w whittleBuilder) build(ctx context.Context, b buildSpec) (v1.Image, error
 		Labels:     b.labels,
 		Hosts:      hosts,
 		Secrets:    srcs,
+		SSH:        agents,
 		Platforms:  platformList(b.platform),
 		Outputs:    []output.Spec{spec},
 	}); err != nil {
@@ -156,6 +168,9 @@ func (bb buildahBuilder) build(ctx context.Context, b buildSpec) (v1.Image, erro
 	for _, s := range b.secrets {
 		args = append(args, "--secret", s)
 	}
+	for _, s := range b.ssh {
+		args = append(args, "--ssh", s)
+	}
 	if b.platform != "" {
 		args = append(args, "--platform", b.platform)
 	}
@@ -201,6 +216,9 @@ func (bk buildkitBuilder) build(ctx context.Context, b buildSpec) (v1.Image, err
 	}
 	for _, s := range b.secrets {
 		args = append(args, "--secret", s)
+	}
+	for _, s := range b.ssh {
+		args = append(args, "--ssh", s)
 	}
 	if len(b.hosts) > 0 {
 		// The frontend's add-hosts: NAME=IP pairs, comma-separated.

@@ -29,6 +29,9 @@ type compatCase struct {
 	// secrets are --secret id=ID,src=FILE values, by id: the content of
 	// a file the test writes.
 	secrets map[string]string
+	// ssh are the ids of --ssh ID=SOCKET values, each an agent the test
+	// serves.
+	ssh []string
 	// labels are --label values; hosts are --add-host NAME:IP values.
 	labels map[string]string
 	hosts  []string
@@ -129,6 +132,10 @@ func compatCases() []compatCase {
 		{name: "run-mount-secret", bases: bb, secrets: map[string]string{"token": "s3cret-value\n"},
 			tolerate: tol("buildah", "presence", "buildah leaves a secret's mount point and the directories it made for it",
 				"/etc/app", "/run/secrets")},
+		{name: "run-mount-ssh", bases: bb, ssh: []string{"default", "other"}, tolerate: join(
+			tol("buildah", "presence", "buildah leaves the directory it made for the agent's socket", "/run/buildkit"),
+			tol("buildah", "content", "buildah sets no SSH_AUTH_SOCK for an agent it was not given (BuildKit: the path of the socket that is not there)", "/sock-absent"),
+			tol("buildah", "content", "buildah's agent socket is 0620 (BuildKit: the mount's default mode, 0600)", "/stat-default"))},
 		{name: "build-flags", bases: bb,
 			labels: map[string]string{"org.opencontainers.image.title": "from-flag", "org.opencontainers.image.revision": "abc123"},
 			hosts:  []string{"db:10.0.0.7", "six:2001:db8::1"},

@@ -177,6 +177,11 @@ func runCase(t *testing.T, c compatCase, fx *fixtures, whittle builder, peers []
 		}
 		secrets = append(secrets, "id="+id+",src="+src)
 	}
+	var ssh []string
+	for _, id := range c.ssh {
+		sock, _ := testutil.SSHAgent(t)
+		ssh = append(ssh, id+"="+sock)
+	}
 	all := append([]builder{whittle}, peers...)
 	images := make([]v1.Image, len(all))
 	errs := make([]error, len(all))
@@ -200,6 +205,7 @@ func runCase(t *testing.T, c compatCase, fx *fixtures, whittle builder, peers []
 				labels:     c.labels,
 				hosts:      c.hosts,
 				secrets:    secrets,
+				ssh:        ssh,
 				platform:   c.platform,
 				layers:     c.buildahLayers,
 				out:        out,
