@@ -151,6 +151,7 @@ func compatCases() []compatCase {
 			tol("buildah", "presence", "buildah makes each VOLUME's directory", "/work/vol"))},
 		{name: "user-debian", bases: []string{"debian"}},
 		{name: "copy-rules", bases: bb},
+		{name: "names", bases: bb, setup: setupNames},
 		{name: "copy-over", bases: bb, tolerate: join(
 			tol("buildah", "content", "buildah replaces a symlink to a file that COPY writes onto (BuildKit writes its target)", "/files/f"),
 			tol("buildah", "type", "buildah replaces a symlink to a file that COPY writes onto (BuildKit writes its target)", "/to-file"),

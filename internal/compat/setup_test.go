@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,5 +194,21 @@ func setupXattrs(t *testing.T, dir string) {
 		if err := unix.Lsetxattr(filepath.Join(dir, x.file), x.name, x.value, 0); err != nil {
 			t.Fatalf("setting %s on %s: %v", x.name, x.file, err)
 		}
+	}
+}
+
+// setupNames makes the names case's context: names/ with files whose names
+// have spaces, non-ASCII letters and 200 characters, a symlink with a
+// 150-character target, and plain.txt.
+func setupNames(t *testing.T, dir string) {
+	names := filepath.Join(dir, "names")
+	if err := os.MkdirAll(names, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"plain.txt", "with space.txt", "ünïcödé-名前.txt", strings.Repeat("n", 200)} {
+		writeFile(t, filepath.Join(names, n), []byte(n+"\n"))
+	}
+	if err := os.Symlink("/"+strings.Repeat("t", 149), filepath.Join(names, "long-link")); err != nil {
+		t.Fatal(err)
 	}
 }
