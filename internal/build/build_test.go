@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -253,6 +254,63 @@ RUN cat /b > /b2
 	_, evs = e.mustBuild(dir, Options{NoCache: true})
 	if n := len(evs.executed("RUN")); n != 2 {
 		t.Errorf("--no-cache ran %d RUN steps, want 2", n)
+	}
+}
+
+// TestCacheConfigOnly: an instruction that changes only the image config
+// (LABEL, EXPOSE, an ARG no step reads but RUN's environment) leaves the
+// later file steps cached, as in BuildKit, and the image has the new
+// config and history; ENV changes what RUN sees, so RUN runs again but the
+// COPY before it does not.
+func TestCacheConfigOnly(t *testing.T) {
+	e := newEnv(t)
+	dockerfile := func(label, port, env string) string {
+		return "FROM busybox\nARG UNUSED\nLABEL version=" + label + "\nCOPY a /a\nEXPOSE " + port +
+			"\nENV X=" + env + "\nRUN cat /a > /a2\nCOPY a /a3\n"
+	}
+	dir := contextDir(t, map[string]string{"Dockerfile": dockerfile("1", "80", "1"), "a": "a"})
+	epoch := time.Unix(1700000000, 0)
+	e.mustBuild(dir, Options{Epoch: &epoch})
+	steps := func(evs *events) []string { return append(evs.executed("COPY"), evs.executed("RUN")...) }
+
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile("2", "81", "1")), 0o644)
+	img, evs := e.mustBuild(dir, Options{Epoch: &epoch})
+	if ran := steps(evs); len(ran) != 0 {
+		t.Errorf("after LABEL and EXPOSE changed, ran %q; want every step cached", ran)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Config.Labels["version"] != "2" {
+		t.Errorf("label version = %q, want the new 2", cfg.Config.Labels["version"])
+	}
+	if _, ok := cfg.Config.ExposedPorts["81/tcp"]; !ok || len(cfg.Config.ExposedPorts) != 1 {
+		t.Errorf("exposed ports %v, want only 81/tcp", cfg.Config.ExposedPorts)
+	}
+	var history []string
+	for _, h := range cfg.History {
+		history = append(history, h.CreatedBy)
+	}
+	if !slices.Contains(history, "LABEL version=2") || slices.Contains(history, "LABEL version=1") {
+		t.Errorf("history %q, want LABEL version=2 and not 1", history)
+	}
+	again, _ := e.mustBuild(dir, Options{Epoch: &epoch})
+	d1, _ := img.Digest()
+	d2, _ := again.Digest()
+	if d1 != d2 {
+		t.Errorf("a cached rebuild changed the digest: %s → %s", d1, d2)
+	}
+
+	_, evs = e.mustBuild(dir, Options{Epoch: &epoch, BuildArgs: map[string]string{"UNUSED": "x"}})
+	if ran := steps(evs); len(ran) != 2 || !strings.Contains(ran[0], "/a3") || !strings.Contains(ran[1], "RUN") {
+		t.Errorf("after a build arg changed, ran %q; want the RUN (whose environment has it) and the COPY after it", ran)
+	}
+
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile("2", "81", "2")), 0o644)
+	_, evs = e.mustBuild(dir, Options{Epoch: &epoch})
+	if ran := steps(evs); len(ran) != 2 || !strings.Contains(ran[1], "RUN") {
+		t.Errorf("after ENV changed, ran %q; want the RUN and the COPY after it", ran)
 	}
 }
 

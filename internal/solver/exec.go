@@ -39,9 +39,11 @@ func (s *Solver) layerOp(ctx context.Context, st *plan.Stage, op *plan.Op, state
 	ignoreCache := s.o.NoCache || s.noCacheStage(st)
 	rerun := state.rerun || ignoreCache
 	if !rerun {
-		if cached, ok := s.cached(ctx, key); ok {
-			s.o.Progress.Cached(name)
-			return cached, nil
+		if rec, ok := s.cached(ctx, key); ok {
+			if next, ok := state.withRecord(key, op, rec); ok {
+				s.o.Progress.Cached(name)
+				return next, nil
+			}
 		}
 	}
 	// What RUN's mounts read is made ready before the step takes an

@@ -14,8 +14,10 @@ import (
 )
 
 // keyVersion changes whenever the meaning of a cache record changes, so
-// that old records are never misread.
-const keyVersion = "whittle-cache-v1"
+// that old records are never misread. v2: keys leave out the image config
+// and the history text (a record's config is that of the build that made
+// it, and only its layers and time are reused).
+const keyVersion = "whittle-cache-v2"
 
 // hasher builds a cache key from labelled parts.
 type hasher struct{ h io.Writer }
@@ -53,12 +55,17 @@ func rootKey(base string, digest v1.Hash, platform string, epoch *time.Time) v1.
 
 // opKey is the key of op applied on the state with key parent; inputs are
 // digests of what the op reads besides its parent (context files, other
-// stages, mounts).
+// stages, mounts). It holds what decides the filesystem op makes: the
+// op's fields as expanded (RUN's command, environment, user and working
+// directory, COPY's sources and destination, ...), not the image config
+// nor the history text, which the result does not depend on. Config-only
+// instructions (LABEL, EXPOSE, CMD, ...) therefore leave the keys of later
+// steps alone, as in BuildKit, whose LLB has neither; one that changes
+// what a step sees (ENV, USER, WORKDIR, SHELL, ARG) changes that step's
+// fields, so its key.
 func opKey(parent v1.Hash, op *plan.Op, inputs []string) v1.Hash {
 	k, sum := newKey(string(op.Kind))
 	k.add("parent", parent)
-	k.add("createdBy", op.CreatedBy)
-	k.add("config", op.Config)
 	switch {
 	case op.Run != nil:
 		r := *op.Run

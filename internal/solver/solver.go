@@ -258,8 +258,7 @@ func (s *Solver) buildStage(ctx context.Context, st *plan.Stage, runs map[*plan.
 	n := 1
 	for _, op := range st.Ops {
 		if op.Kind == plan.KindConfig {
-			key := opKey(state.Key, op, nil)
-			state = state.withConfig(key, op, s.o.Epoch)
+			state = state.withConfig(op, s.o.Epoch)
 			continue
 		}
 		n++

@@ -64,11 +64,10 @@ func (s *State) contentDigest() string {
 }
 
 // withConfig returns the state after a config-only operation: new config,
-// a history entry without a layer. The entry's time is the epoch when
-// given, else left for normalizeHistory to fill in.
-func (s *State) withConfig(key v1.Hash, op *plan.Op, epoch *time.Time) *State {
+// a history entry without a layer, the same key (see opKey). The entry's
+// time is the epoch when given, else left for normalizeHistory to fill in.
+func (s *State) withConfig(op *plan.Op, epoch *time.Time) *State {
 	n := s.clone()
-	n.Key = key
 	n.Config.Config = op.Config
 	n.Config.Author = op.Author
 	// ONBUILD records no history, as in BuildKit: the frontend leaves its
@@ -133,6 +132,29 @@ func (s *State) withLayer(key v1.Hash, op *plan.Op, created time.Time, layer *ex
 		n.Layers = append(n.Layers, *layer)
 	}
 	return n
+}
+
+// withRecord returns the state after op found in the cache as rec, the
+// state a build made from the same key: rec's layers (this state's, and
+// the one op made, if any) and the time of its last history entry, with
+// the config and history of op as this build has them, since the key
+// leaves those out. ok is false when rec's layers do not extend this
+// state's by at most one.
+func (s *State) withRecord(key v1.Hash, op *plan.Op, rec *State) (*State, bool) {
+	if len(rec.Layers) < len(s.Layers) || len(rec.Layers) > len(s.Layers)+1 || len(rec.Config.History) == 0 {
+		return nil, false
+	}
+	for i, l := range s.Layers {
+		if rec.Layers[i].DiffID != l.DiffID {
+			return nil, false
+		}
+	}
+	var layer *export.Layer
+	if len(rec.Layers) > len(s.Layers) {
+		layer = &rec.Layers[len(s.Layers)]
+	}
+	created := rec.Config.History[len(rec.Config.History)-1].Created.Time
+	return s.withLayer(key, op, created, layer), true
 }
 
 // historyComment marks history entries whittle made, as BuildKit writes
