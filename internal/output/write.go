@@ -106,7 +106,10 @@ func writeImage(ctx context.Context, st *store.Store, desc v1.Descriptor, names 
 
 // writeFile runs fn on dest, "-" being o's standard output. A file is
 // written under a temporary name beside dest, synced and renamed into
-// place; on error nothing is left.
+// place; on error nothing is left. A dest that is there and is not a
+// regular file (/dev/null, a named pipe, /dev/stdout) is written in place,
+// since a rename would replace it (a device node of the host with a
+// file); a symlink to a file is followed, so that the link stays.
 func writeFile(dest string, o Options, fn func(io.Writer) error) error {
 	if dest == "-" {
 		bw := bufio.NewWriterSize(o.stdout(), 1<<20)
@@ -117,6 +120,17 @@ func writeFile(dest string, o Options, fn func(io.Writer) error) error {
 			return fmt.Errorf("writing to standard output: %w", err)
 		}
 		return nil
+	}
+	if st, err := os.Stat(dest); err == nil {
+		switch {
+		case st.IsDir():
+			return fmt.Errorf("writing %s: it is a directory (give a file name)", dest)
+		case !st.Mode().IsRegular():
+			return writeInPlace(dest, fn)
+		}
+		if real, err := filepath.EvalSymlinks(dest); err == nil {
+			dest = real
+		}
 	}
 	dir := filepath.Dir(dest)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -153,5 +167,27 @@ func writeFile(dest string, o Options, fn func(io.Writer) error) error {
 		return fmt.Errorf("writing %s: %w", dest, err)
 	}
 	ok = true
+	return nil
+}
+
+// writeInPlace runs fn on dest, opened for writing as it is: a device, a
+// named pipe or a socket's path that writeFile must not replace.
+func writeInPlace(dest string, fn func(io.Writer) error) error {
+	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", dest, err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := fn(bw); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", dest, err)
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", dest, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", dest, err)
+	}
 	return nil
 }

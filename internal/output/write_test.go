@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -268,6 +269,90 @@ func TestWriteFilesystem(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFilesystem(t, out, "1")
+}
+
+// TestWriteToSpecialFiles: a destination that is a named pipe or a device
+// (`dest=/dev/null`, `/dev/stdout`) is written in place, never replaced by a
+// renamed file; a symlink to a file stays a symlink, its target replaced;
+// a directory is refused.
+func TestWriteToSpecialFiles(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	desc := storeImage(t, st, testImage(t, "1"))
+	dir := t.TempDir()
+	want := []string{"c", "dir/", "dir/b"}
+
+	fifo := filepath.Join(dir, "pipe")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []string, 1)
+	go func() {
+		f, err := os.Open(fifo)
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer f.Close()
+		b, _ := io.ReadAll(f)
+		got <- tarNames(t, bytes.NewReader(b))
+	}()
+	if err := Write(ctx, st, desc, nil, mustParse(t, "type=tar,dest="+fifo), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		// Replaced: the reader may wait on the old pipe for ever.
+		t.Errorf("the named pipe is now %v (%v)", fi.Mode(), err)
+	} else {
+		select {
+		case names := <-got:
+			if !cmp.Equal(names, want) {
+				t.Errorf("entries read from the pipe: %v, want %v", names, want)
+			}
+		case <-time.After(time.Minute):
+			t.Error("nothing came out of the pipe")
+		}
+	}
+
+	if os.Geteuid() == 0 {
+		null := filepath.Join(dir, "null")
+		if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+			t.Fatal(err)
+		}
+		if err := Write(ctx, st, desc, nil, mustParse(t, "type=tar,dest="+null), Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Lstat(null); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+			t.Errorf("the null device is now %v (%v)", fi.Mode(), err)
+		}
+	}
+
+	target := filepath.Join(dir, "real.tar")
+	if err := os.WriteFile(target, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.tar")
+	if err := os.Symlink("real.tar", link); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(ctx, st, desc, nil, mustParse(t, "type=tar,dest="+link), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symlink is now %v (%v)", fi.Mode(), err)
+	}
+	f, err := os.Open(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if names := tarNames(t, f); !cmp.Equal(names, want) {
+		t.Errorf("entries of the link's target: %v, want %v", names, want)
+	}
+
+	if err := Write(ctx, st, desc, nil, mustParse(t, "type=tar,dest="+dir), Options{}); err == nil || !strings.Contains(err.Error(), "directory") {
+		t.Errorf("a directory as the destination: %v, want an error", err)
+	}
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {
