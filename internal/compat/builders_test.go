@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/whittle-build/whittle/internal/build"
 	"github.com/whittle-build/whittle/internal/output"
+	"github.com/whittle-build/whittle/internal/progress"
 	"github.com/whittle-build/whittle/internal/secrets"
 	"github.com/whittle-build/whittle/internal/sshforward"
 	"github.com/whittle-build/whittle/internal/step"
@@ -47,6 +49,9 @@ type buildSpec struct {
 	layers bool
 	// out is an empty directory the builder may write its output into.
 	out string
+	// log, when set, receives the build's progress in BuildKit's plain
+	// format (whittle and BuildKit only).
+	log io.Writer
 }
 
 // builder builds a Dockerfile into an image that the test can flatten.
@@ -76,6 +81,10 @@ func (w whittleBuilder) build(ctx context.Context, b buildSpec) (v1.Image, error
 		}
 		hosts = append(hosts, h)
 	}
+	var sink progress.Sink
+	if b.log != nil {
+		sink = progress.NewPlain(b.log)
+	}
 	var srcs []secrets.Source
 	for _, s := range b.secrets {
 		src, err := secrets.ParseSource(s)
@@ -103,6 +112,7 @@ func (w whittleBuilder) build(ctx context.Context, b buildSpec) (v1.Image, error
 		SSH:        agents,
 		Platforms:  platformList(b.platform),
 		Outputs:    []output.Spec{spec},
+		Progress:   sink,
 	}); err != nil {
 		return nil, err
 	}
@@ -229,8 +239,14 @@ func (bk buildkitBuilder) build(ctx context.Context, b buildSpec) (v1.Image, err
 		}
 		args = append(args, "--opt", "add-hosts="+strings.Join(pairs, ","))
 	}
-	if _, err := run(ctx, nil, bk.buildctl, args...); err != nil {
+	out, err := run(ctx, nil, bk.buildctl, args...)
+	if err != nil {
 		return nil, err
+	}
+	if b.log != nil {
+		if _, err := b.log.Write(out); err != nil {
+			return nil, err
+		}
 	}
 	return layoutImage(dest)
 }

@@ -126,6 +126,7 @@ func TestCompat(t *testing.T) {
 		}
 	})
 	t.Run("outcome", func(t *testing.T) { runOutcomes(t, fx, whittle, peers) })
+	t.Run("cache", func(t *testing.T) { runCacheScenarios(t, fx, whittle, peers) })
 	tm.report(t)
 	t.Logf("%d cases in %v", len(cases), time.Since(begin).Round(100*time.Millisecond))
 }
