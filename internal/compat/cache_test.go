@@ -23,7 +23,7 @@ LABEL version=1
 COPY a /a
 EXPOSE 80
 ENV MODE=one
-RUN cat /a > /a2 && env > /env
+RUN cat /a > /a2 && echo "$MODE" > /mode
 WORKDIR /work
 COPY b /work/b
 `
@@ -141,19 +141,21 @@ func runCacheScenarios(t *testing.T, fx *fixtures, whittle builder, peers []buil
 	}
 }
 
-// vertexLine is a vertex's first line in plain progress: "#4 [stage-0 2/5]
-// COPY a /a" (whittle) or "#4 [2/5] COPY a /a" (BuildKit).
-var vertexLine = regexp.MustCompile(`^#(\d+) \[[^\]]*\d+/\d+\] (.+)$`)
+// vertexLine is a step's first line in plain progress: "#4 [2/5] COPY a
+// /a", its name after the number.
+var vertexLine = regexp.MustCompile(`^#(\d+) (\[[^\]]*\d+/\d+\] (.+))$`)
 
-// executedSteps lists, sorted, the instructions of the steps that a plain
-// progress log shows as run rather than cached (FROM left out).
+// executedSteps lists, sorted, the names of the steps that a plain
+// progress log shows as run rather than cached (FROM left out): the names
+// as progress shows them, the stage and the step's number included, as
+// both builders must.
 func executedSteps(log string) []string {
 	names := map[string]string{}
 	cached := map[string]bool{}
 	sc := bufio.NewScanner(strings.NewReader(log))
 	for sc.Scan() {
 		line := sc.Text()
-		if m := vertexLine.FindStringSubmatch(line); m != nil && !strings.HasPrefix(m[2], "FROM ") {
+		if m := vertexLine.FindStringSubmatch(line); m != nil && !strings.HasPrefix(m[3], "FROM ") {
 			names[m[1]] = m[2]
 			continue
 		}

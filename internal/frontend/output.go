@@ -8,7 +8,8 @@ import (
 
 // output assembles the plan from the dispatched stages the target needs.
 func (l *lowering) output(reach map[*stage]bool, target *stage) *plan.Plan {
-	p := &plan.Plan{Platform: formatPlatform(l.plats.target), Warnings: l.warns.list, Violations: l.warns.violations}
+	p := &plan.Plan{Platform: formatPlatform(l.plats.target), Warnings: l.warns.list, Violations: l.warns.violations,
+		OneStage: len(l.stages) == 1}
 	for _, s := range l.stages {
 		if !reach[s] {
 			continue

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -62,6 +63,7 @@ func (l *lowering) dispatchRun(s *stage, c *instructions.RunCommand, cmd command
 
 	createdBy := "RUN " + runCommandString(args, st.buildArgs, st.env) + " # buildkit"
 	op := l.op(s, cmd, plan.KindRun, createdBy)
+	op.Instruction = l.runDisplay(c, cmd, st.env, mounts)
 	op.Run = &plan.Run{
 		Args:     args,
 		Env:      env,
@@ -74,6 +76,64 @@ func (l *lowering) dispatchRun(s *stage, c *instructions.RunCommand, cmd command
 		Heredocs: heredocs,
 	}
 	return nil
+}
+
+// runDisplay is how progress names a RUN, as BuildKit does: the
+// instruction with the variables it can resolve put in (quotes and
+// escapes kept, unknown ones left as written), the first line of a lone
+// heredoc after it in parentheses, and the variables of secret env mounts
+// shown as ****.
+func (l *lowering) runDisplay(c *instructions.RunCommand, cmd command, env shell.EnvGetter, mounts []plan.Mount) string {
+	text := c.String()
+	if len(c.Files) > 0 && len(c.CmdLine) == 1 && parser.MustParseHeredoc(c.CmdLine[0]) != nil {
+		doc := strings.TrimSpace(c.Files[0].Data)
+		first, _, more := strings.Cut(strings.ReplaceAll(doc, "\r\n", "\n"), "\n")
+		if more {
+			first += "..."
+		}
+		text += " (" + first + ")"
+	}
+	masked := map[string]bool{}
+	for _, m := range mounts {
+		if m.Type == plan.MountSecret && m.Env != "" {
+			masked[m.Env] = true
+		}
+	}
+	if len(masked) > 0 {
+		env = maskedEnv{env, masked}
+	}
+	lex := *l.lex
+	lex.RawQuotes, lex.RawEscapes, lex.SkipUnsetEnv = true, true, true
+	if w, _, err := lex.ProcessWord(text, env); err == nil {
+		text = w
+	}
+	if cmd.onBuild {
+		text = "ONBUILD " + text
+	}
+	return text
+}
+
+// maskedEnv shows the variables in masked as ****.
+type maskedEnv struct {
+	shell.EnvGetter
+	masked map[string]bool
+}
+
+func (e maskedEnv) Get(key string) (string, bool) {
+	if e.masked[key] {
+		return "****", true
+	}
+	return e.EnvGetter.Get(key)
+}
+
+func (e maskedEnv) Keys() []string {
+	keys := e.EnvGetter.Keys()
+	for k := range e.masked {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // runArgs returns RUN's command line before the shell is prepended, and the

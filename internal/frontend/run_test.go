@@ -150,3 +150,40 @@ RUN --mount=type=bind,from=busybox,target=/bb ls
 		t.Errorf("deps (-want +got):\n%s", diff)
 	}
 }
+
+// TestRunDisplay: progress names a RUN as BuildKit v0.34.2 does: known
+// variables put in (quotes and escapes kept), unset ones as written even
+// with a default, a secret env mount's variable as ****, a lone heredoc's
+// first line after it; and a Dockerfile of one stage says so, for names without a stage.
+func TestRunDisplay(t *testing.T) {
+	p := lower(t, `FROM busybox
+ARG V=arg
+ENV E="two words"
+RUN echo "$E" '$E' \$V $V $UNSET ${UNSET:-dflt}
+RUN --mount=type=secret,id=tok,env=TOKEN echo $TOKEN
+RUN <<EOF
+first line
+second line
+EOF
+`, frontend.Options{})
+	var got []string
+	for _, op := range p.Target.Ops {
+		if op.Kind == plan.KindRun {
+			got = append(got, op.Instruction)
+		}
+	}
+	want := []string{
+		`RUN echo "two words" '$E' \$V arg $UNSET ${UNSET:-dflt}`,
+		`RUN --mount=type=secret,id=tok,env=TOKEN echo ****`,
+		`RUN <<EOF (first line...)`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("RUN names (-want +got):\n%s", diff)
+	}
+	if !p.OneStage {
+		t.Error("a Dockerfile of one stage: OneStage false")
+	}
+	if two := lower(t, "FROM busybox AS a\nFROM busybox\n", frontend.Options{}); two.OneStage {
+		t.Error("a Dockerfile of two stages: OneStage true")
+	}
+}

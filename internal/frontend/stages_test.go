@@ -230,7 +230,7 @@ func TestOnBuild(t *testing.T) {
 	for _, op := range p.Target.Ops {
 		got = append(got, op.Instruction+" @"+op.Location.String())
 	}
-	want := []string{"ONBUILD RUN echo triggered $PATH @Dockerfile:3", "ONBUILD ENV FROMTRIGGER=1 @Dockerfile:3",
+	want := []string{"ONBUILD RUN echo triggered /bin @Dockerfile:3", "ONBUILD ENV FROMTRIGGER=1 @Dockerfile:3",
 		"ONBUILD COPY --from=helper /x /y @Dockerfile:3", "RUN echo after @Dockerfile:4"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ops (-want +got):\n%s", diff)

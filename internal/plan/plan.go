@@ -15,6 +15,9 @@ type Plan struct {
 	// Stages are the stages the target needs, in Dockerfile order. Stages the
 	// target does not need are absent.
 	Stages []*Stage
+	// OneStage says the Dockerfile has a single stage: progress names its
+	// steps without a stage name ("[2/3] COPY ..."), as BuildKit does.
+	OneStage bool
 	// Target is the stage whose result is the build's output. It is one of Stages.
 	Target *Stage
 	// Platform is the platform being built for, e.g. "linux/amd64".

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -162,8 +163,11 @@ func (s *Solver) Solve(ctx context.Context, p *plan.Plan) (*Result, error) {
 	runs := map[*plan.Stage]*stageRun{}
 	for _, st := range p.Stages {
 		label := st.String()
+		if p.OneStage {
+			label = ""
+		}
 		if s.o.PlatformNames {
-			label = platformName(st.Platform, p.Platform) + " " + label
+			label = strings.TrimSpace(platformName(st.Platform, p.Platform) + " " + label)
 		}
 		runs[st] = &stageRun{stage: st, label: label, done: make(chan struct{})}
 	}
@@ -220,9 +224,15 @@ func wait(ctx context.Context, runs map[*plan.Stage]*stageRun, st *plan.Stage) (
 }
 
 // stageName is how progress names a stage's vertices, like BuildKit's
-// "[build 2/4]" (or, with PlatformNames, "[linux/arm64 build 2/4]").
+// "[build 2/4]" (or, with PlatformNames, "[linux/arm64 build 2/4]"; in a
+// Dockerfile of one stage "[2/4]"), the step's number padded to the width
+// of the count ("[ 2/12]").
 func stageName(r *stageRun, i, n int) string {
-	return fmt.Sprintf("[%s %d/%d]", r.label, i, n)
+	prefix := ""
+	if r.label != "" {
+		prefix = r.label + " "
+	}
+	return fmt.Sprintf("[%s%*d/%d]", prefix, len(strconv.Itoa(n)), i, n)
 }
 
 // platformName is a stage's platform in progress names, and where it
@@ -265,7 +275,10 @@ func (s *Solver) buildStage(ctx context.Context, st *plan.Stage, runs map[*plan.
 		name := fmt.Sprintf("%s %s", stageName(run, n, total), op.Instruction)
 		next, err := s.layerOp(ctx, st, op, state, runs, name)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", op.Location, name, err)
+			// The error names the stage even where progress does not (a
+			// Dockerfile of one stage).
+			named := &stageRun{label: st.String()}
+			return nil, fmt.Errorf("%s: %s %s: %w", op.Location, stageName(named, n, total), op.Instruction, err)
 		}
 		state = next
 		run.keys = append(run.keys, next.Key)

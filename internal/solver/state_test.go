@@ -88,3 +88,21 @@ func TestWithRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestStageName: progress names as BuildKit v0.34.2 writes them.
+func TestStageName(t *testing.T) {
+	for _, tt := range []struct {
+		label string
+		i, n  int
+		want  string
+	}{
+		{"build", 2, 4, "[build 2/4]"},
+		{"", 2, 4, "[2/4]"},
+		{"stage-1", 2, 12, "[stage-1  2/12]"},
+		{"linux/arm64 build", 10, 12, "[linux/arm64 build 10/12]"},
+	} {
+		if got := stageName(&stageRun{label: tt.label}, tt.i, tt.n); got != tt.want {
+			t.Errorf("stageName(%q, %d, %d) = %q, want %q", tt.label, tt.i, tt.n, got, tt.want)
+		}
+	}
+}
