@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/whittle-build/whittle/internal/resolve"
 	"github.com/whittle-build/whittle/internal/store"
@@ -352,6 +353,45 @@ func TestWriteToSpecialFiles(t *testing.T) {
 
 	if err := Write(ctx, st, desc, nil, mustParse(t, "type=tar,dest="+dir), Options{}); err == nil || !strings.Contains(err.Error(), "directory") {
 		t.Errorf("a directory as the destination: %v, want an error", err)
+	}
+}
+
+// TestWriteLocalKeepsUserFiles: type=local writes the final filesystem
+// into a directory that may hold the user's files; what the image's layers
+// delete (a whiteout, an opaque directory) is not deleted from it, as with
+// BuildKit's local exporter.
+func TestWriteLocalKeepsUserFiles(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	img, err := mutate.AppendLayers(base,
+		layerOf(t, tarEntry{"keep/", ""}, tarEntry{"keep/a", "image"}, tarEntry{"gone", "image"}),
+		layerOf(t, tarEntry{"keep/", ""}, tarEntry{"keep/.wh..wh..opq", ""}, tarEntry{"keep/b", "new"}, tarEntry{".wh.gone", ""}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := storeImage(t, st, img)
+	out := t.TempDir()
+	for name, body := range map[string]string{"keep/userfile": "precious", "gone": "precious too", "mine": "mine"} {
+		p := filepath.Join(out, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Write(ctx, st, desc, nil, mustParse(t, "type=local,dest="+out), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"keep/userfile": "precious", "gone": "precious too", "mine": "mine", "keep/b": "new"} {
+		if b, err := os.ReadFile(filepath.Join(out, name)); err != nil || string(b) != want {
+			t.Errorf("%s = %q (%v), want %q", name, b, err, want)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(out, "keep/a")); err == nil {
+		t.Error("keep/a, which the image deleted, was written")
 	}
 }
 
