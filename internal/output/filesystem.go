@@ -67,11 +67,14 @@ func writeFilesystemDir(ctx context.Context, dir string, img v1.Image) error {
 	root := !userns.Current().Rootless()
 	opts := archive.ApplyOptions{NoChown: true, NoDevices: !root}
 	pr, pw := io.Pipe()
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		pw.CloseWithError(writeFilesystemTar(ctx, pw, img))
 	}()
 	_, _, err = archive.Apply(ctx, dir, pr, opts)
-	pr.CloseWithError(err)
+	pr.CloseWithError(err) // a failed Apply stops the writer
+	<-done
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", dir, err)
 	}
