@@ -345,28 +345,37 @@ func (cp *copier) copyTree(src Source, rel, dst string) error {
 const copyWorkers = 4
 
 // copyOne copies one non-directory source to the image path dst.
-// As in BuildKit, a symlink at dst is followed (inside rootfs): COPY onto
-// a symlink writes the file it points to, creating it if it is dangling.
-// (Below a directory copyTree writes, symlinks are replaced instead.)
 func (cp *copier) copyOne(src Source, rel, srcPath string, fi fs.FileInfo, dst string) error {
-	resolved, err := cp.resolve(dst)
+	target, err := cp.fileTarget(dst)
 	if err != nil {
 		return err
 	}
-	inside, err := filepath.Rel(cp.rootfs, resolved)
-	if err != nil || inside == "." || strings.HasPrefix(inside, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("%s: resolves to %s, not a file in the image", dst, resolved)
-	}
-	dst = "/" + filepath.ToSlash(inside)
-	parent, err := cp.mkdirAll(path.Dir(dst))
-	if err != nil {
-		return err
-	}
-	target := filepath.Join(parent, path.Base(dst))
 	if err := cp.write(srcPath, fi, target); err != nil {
 		return fmt.Errorf("copying %s: %w", rel, err)
 	}
 	return cp.finish()
+}
+
+// fileTarget returns the host path at which COPY writes a file named dst
+// (absolute in the image), its missing parents made. As in BuildKit, a
+// symlink at dst is followed inside rootfs: COPY onto a symlink writes the
+// file it points to, made if the link dangles. (Below a directory that
+// copyTree writes, symlinks are replaced instead.)
+func (cp *copier) fileTarget(dst string) (string, error) {
+	resolved, err := cp.resolve(dst)
+	if err != nil {
+		return "", err
+	}
+	inside, err := filepath.Rel(cp.rootfs, resolved)
+	if err != nil || inside == "." || strings.HasPrefix(inside, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("%s: resolves to %s, not a file in the image", dst, resolved)
+	}
+	dst = "/" + filepath.ToSlash(inside)
+	parent, err := cp.mkdirAll(path.Dir(dst))
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(parent, path.Base(dst)), nil
 }
 
 // copyParents copies rel keeping its directory path below dst (COPY --parents).
@@ -525,11 +534,10 @@ func (cp *copier) heredocs(c *plan.Copy) error {
 		if strings.HasSuffix(dst, "/") || len(c.Heredocs) > 1 || cp.isDir(dst) {
 			dst = path.Join(dst, h.Name)
 		}
-		parent, err := cp.mkdirAll(path.Dir(path.Clean("/" + dst)))
+		target, err := cp.fileTarget(dst)
 		if err != nil {
 			return err
 		}
-		target := filepath.Join(parent, path.Base(dst))
 		existing, lerr := os.Lstat(target)
 		if err := removeExisting(target, existing, lerr); err != nil {
 			return err

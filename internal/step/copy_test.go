@@ -204,6 +204,8 @@ func TestCopy(t *testing.T) {
 			checks: []check{exists("file", "A"), link("to-file", "/file")}},
 		{name: "onto a dangling symlink: its target made", copy: plan.Copy{Sources: []string{"a.txt"}, Dest: "/dangling"},
 			checks: []check{exists("nowhere/new", "A"), link("dangling", "/nowhere/new")}},
+		{name: "heredoc onto a symlink to a file: its target written", copy: plan.Copy{Heredocs: []plan.Heredoc{{Name: "EOF", Content: "H"}}, Dest: "/to-file"},
+			checks: []check{exists("file", "H"), link("to-file", "/file")}},
 		{name: "onto a symlink out of the root: stays inside", copy: plan.Copy{Sources: []string{"a.txt"}, Dest: "/esc-file"},
 			checks: []check{exists("tmp/pwned", "A"), link("esc-file", "/../../../../tmp/pwned")}},
 		{name: "exclude", copy: plan.Copy{Sources: []string{"dir"}, Dest: "/e", Exclude: []string{"sub"}},
