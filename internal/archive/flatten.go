@@ -10,7 +10,9 @@ import (
 	"time"
 )
 
-// Opener opens one layer's tar stream, compressed or not.
+// Opener opens one layer's tar stream, compressed or not. Flatten reads
+// the stream to its end and fails with the error Close returns, so that a
+// reader may check what was read when it is closed.
 type Opener func() (io.ReadCloser, error)
 
 // Flatten writes the filesystem that layers (lowest first) make, whiteouts
@@ -99,12 +101,16 @@ func (f *flattener) hidden(p string) bool {
 }
 
 // layer writes what layer i adds to the paths not decided above it.
-func (f *flattener) layer(ctx context.Context, i int, open Opener) error {
+func (f *flattener) layer(ctx context.Context, i int, open Opener) (err error) {
 	rc, err := open()
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
+	defer func() {
+		if cerr := rc.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	// Decisions of this layer apply to the layers below it only: a
 	// whiteout and an entry of the same path in one layer both stand.
 	here := map[string]*flatNode{}
@@ -273,7 +279,9 @@ func (f *flattener) relinkAll(ctx context.Context, layers []Opener) error {
 			}
 			return nil
 		})
-		rc.Close()
+		if cerr := rc.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return fmt.Errorf("flattening layer %d: %w", i+1, err)
 		}

@@ -3,7 +3,10 @@ package output
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 
@@ -24,7 +27,8 @@ func writeFilesystemTar(ctx context.Context, w io.Writer, img v1.Image) error {
 }
 
 // flattenImage adds img's final filesystem to tw, under dir/ when dir is
-// set (archive.Flatten).
+// set (archive.Flatten). Each layer blob is checked against its digest as
+// it is read.
 func flattenImage(ctx context.Context, tw *tar.Writer, img v1.Image, dir string) error {
 	layers, err := img.Layers()
 	if err != nil {
@@ -32,7 +36,7 @@ func flattenImage(ctx context.Context, tw *tar.Writer, img v1.Image, dir string)
 	}
 	open := make([]archive.Opener, len(layers))
 	for i, l := range layers {
-		open[i] = l.Compressed
+		open[i] = verifiedBlob(l)
 	}
 	if err := archive.Flatten(ctx, tw, open, dir); err != nil {
 		return fmt.Errorf("flattening the image: %w", err)
@@ -46,17 +50,8 @@ func flattenImage(ctx context.Context, tw *tar.Writer, img v1.Image, dir string)
 // directories) is never deleted from dir, which may hold the user's own
 // files; an entry of the image replaces what is in its way. Every file is
 // owned by the user running whittle; device nodes are made only when
-// running as root. Every layer blob is checked against its digest first.
+// running as root. Every layer blob is checked against its digest.
 func writeFilesystemDir(ctx context.Context, dir string, img v1.Image) error {
-	layers, err := img.Layers()
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", dir, err)
-	}
-	for _, l := range layers {
-		if err := verifyBlob(l); err != nil {
-			return fmt.Errorf("writing %s: %w", dir, err)
-		}
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("writing %s: %w", dir, err)
 	}
@@ -72,7 +67,7 @@ func writeFilesystemDir(ctx context.Context, dir string, img v1.Image) error {
 		defer close(done)
 		pw.CloseWithError(writeFilesystemTar(ctx, pw, img))
 	}()
-	_, _, err = archive.Apply(ctx, dir, pr, opts)
+	_, _, err := archive.Apply(ctx, dir, pr, opts)
 	pr.CloseWithError(err) // a failed Apply stops the writer
 	<-done
 	if err != nil {
@@ -81,23 +76,45 @@ func writeFilesystemDir(ctx context.Context, dir string, img v1.Image) error {
 	return nil
 }
 
-// verifyBlob reads l's blob and checks it against its digest.
-func verifyBlob(l v1.Layer) error {
-	want, err := l.Digest()
-	if err != nil {
-		return err
+// verifiedBlob opens l's blob so that closing it fails when the blob
+// does not have l's digest: the store is damaged. Close reads what the
+// reader left (a gzip trailer) before it checks.
+func verifiedBlob(l v1.Layer) archive.Opener {
+	return func() (io.ReadCloser, error) {
+		want, err := l.Digest()
+		if err != nil {
+			return nil, err
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", want, err)
+		}
+		return &verifyingReader{rc: rc, h: sha256.New(), want: want}, nil
 	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return fmt.Errorf("layer %s: %w", want, err)
+}
+
+type verifyingReader struct {
+	rc   io.ReadCloser
+	h    hash.Hash
+	want v1.Hash
+}
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	n, err := v.rc.Read(p)
+	v.h.Write(p[:n])
+	return n, err
+}
+
+func (v *verifyingReader) Close() error {
+	_, err := io.Copy(v.h, v.rc)
+	if cerr := v.rc.Close(); err == nil {
+		err = cerr
 	}
-	defer rc.Close()
-	got, _, err := v1.SHA256(rc)
 	if err != nil {
-		return fmt.Errorf("layer %s: %w", want, err)
+		return fmt.Errorf("layer %s: %w", v.want, err)
 	}
-	if got != want {
-		return fmt.Errorf("layer %s has digest %s: the store is damaged", want, got)
+	if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want.Hex {
+		return fmt.Errorf("layer %s has digest sha256:%s: the store is damaged", v.want, got)
 	}
 	return nil
 }

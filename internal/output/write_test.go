@@ -3,6 +3,7 @@ package output
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -392,6 +393,49 @@ func TestWriteLocalKeepsUserFiles(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(out, "keep/a")); err == nil {
 		t.Error("keep/a, which the image deleted, was written")
+	}
+}
+
+// TestWriteFilesystemDamagedStore: a layer blob that is valid gzip of the
+// right content but not the blob the image names (compressed again) fails
+// type=tar and type=local: each blob is checked against its digest.
+func TestWriteFilesystemDamagedStore(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	img := testImage(t, "1")
+	desc := storeImage(t, st, img)
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, err := layers[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := layers[0].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&again, gzip.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Header.Comment = "not the stored blob"
+	zw.Write(raw)
+	zw.Close()
+	if err := os.WriteFile(st.BlobPath(digest), again.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, spec := range []string{"type=tar,dest=" + filepath.Join(dir, "fs.tar"), "type=local,dest=" + filepath.Join(dir, "fs")} {
+		if err := Write(ctx, st, desc, nil, mustParse(t, spec), Options{}); err == nil || !strings.Contains(err.Error(), "the store is damaged") {
+			t.Errorf("%s from a damaged store: %v, want an error naming the damage", spec, err)
+		}
 	}
 }
 
