@@ -112,11 +112,7 @@ func writeImage(ctx context.Context, st *store.Store, desc v1.Descriptor, names 
 // file); a symlink to a file is followed, so that the link stays.
 func writeFile(dest string, o Options, fn func(io.Writer) error) error {
 	if dest == "-" {
-		bw := bufio.NewWriterSize(o.stdout(), 1<<20)
-		if err := fn(bw); err != nil {
-			return err
-		}
-		if err := bw.Flush(); err != nil {
+		if err := buffered(o.stdout(), fn); err != nil {
 			return fmt.Errorf("writing to standard output: %w", err)
 		}
 		return nil
@@ -147,11 +143,7 @@ func writeFile(dest string, o Options, fn func(io.Writer) error) error {
 			os.Remove(f.Name())
 		}
 	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err := fn(bw); err != nil {
-		return fmt.Errorf("writing %s: %w", dest, err)
-	}
-	if err := bw.Flush(); err != nil {
+	if err := buffered(f, fn); err != nil {
 		return fmt.Errorf("writing %s: %w", dest, err)
 	}
 	if err := f.Chmod(0o644); err != nil {
@@ -177,17 +169,21 @@ func writeInPlace(dest string, fn func(io.Writer) error) error {
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", dest, err)
 	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err := fn(bw); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", dest, err)
+	err = buffered(f, fn)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := bw.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", dest, err)
-	}
-	if err := f.Close(); err != nil {
+	if err != nil {
 		return fmt.Errorf("writing %s: %w", dest, err)
 	}
 	return nil
+}
+
+// buffered runs fn on a 1 MiB buffer in front of w, then flushes it.
+func buffered(w io.Writer, fn func(io.Writer) error) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	if err := fn(bw); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
