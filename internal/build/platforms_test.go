@@ -361,3 +361,19 @@ func TestMultiPlatformAsksOnce(t *testing.T) {
 		t.Errorf("the URL was asked %d times, want once for both platforms", got)
 	}
 }
+
+// TestMultiPlatformStepNames: in a Dockerfile of one stage, progress names
+// a step by its platform alone ("[linux/amd64 2/2]", as BuildKit does) and
+// an error names the platform and the stage.
+func TestMultiPlatformStepNames(t *testing.T) {
+	e := newEnv(t)
+	dir := contextDir(t, map[string]string{"Dockerfile": "FROM --platform=$BUILDPLATFORM busybox AS only\nRUN exit 3\n"})
+	evs := &events{}
+	_, err := Build(context.Background(), e.st, Options{ContextDir: dir, Platforms: []string{"linux/amd64,linux/arm64"}, Progress: evs})
+	if err == nil || !strings.Contains(err.Error(), "[linux/amd64 only 2/2] RUN exit 3") {
+		t.Errorf("error %v, want it to name [linux/amd64 only 2/2]", err)
+	}
+	if ran := evs.executed("RUN exit 3"); len(ran) == 0 || !strings.HasPrefix(ran[0], "[linux/amd64 2/2] ") {
+		t.Errorf("progress named the step %q, want [linux/amd64 2/2]", ran)
+	}
+}

@@ -145,8 +145,10 @@ type Result struct {
 // stageRun is a stage being built; done closes when state or err is set.
 type stageRun struct {
 	stage *plan.Stage
-	// label names the stage in progress names (stageName).
-	label string
+	// label names the stage in progress names (stageName), which leave
+	// out the stage of a Dockerfile of one stage; errLabel names it in
+	// errors, which always say it.
+	label, errLabel string
 	// exported is set for the target stage and the stages it is built on
 	// (FROM): their layers end up in the image.
 	exported bool
@@ -162,14 +164,15 @@ type stageRun struct {
 func (s *Solver) Solve(ctx context.Context, p *plan.Plan) (*Result, error) {
 	runs := map[*plan.Stage]*stageRun{}
 	for _, st := range p.Stages {
-		label := st.String()
+		label, errLabel := st.String(), st.String()
 		if p.OneStage {
 			label = ""
 		}
 		if s.o.PlatformNames {
-			label = strings.TrimSpace(platformName(st.Platform, p.Platform) + " " + label)
+			prefix := platformName(st.Platform, p.Platform) + " "
+			label, errLabel = strings.TrimSpace(prefix+label), prefix+errLabel
 		}
-		runs[st] = &stageRun{stage: st, label: label, done: make(chan struct{})}
+		runs[st] = &stageRun{stage: st, label: label, errLabel: errLabel, done: make(chan struct{})}
 	}
 	for st := p.Target; st != nil; st = st.Base.Stage {
 		if r, ok := runs[st]; ok {
@@ -227,10 +230,10 @@ func wait(ctx context.Context, runs map[*plan.Stage]*stageRun, st *plan.Stage) (
 // "[build 2/4]" (or, with PlatformNames, "[linux/arm64 build 2/4]"; in a
 // Dockerfile of one stage "[2/4]"), the step's number padded to the width
 // of the count ("[ 2/12]").
-func stageName(r *stageRun, i, n int) string {
+func stageName(label string, i, n int) string {
 	prefix := ""
-	if r.label != "" {
-		prefix = r.label + " "
+	if label != "" {
+		prefix = label + " "
 	}
 	return fmt.Sprintf("[%s%*d/%d]", prefix, len(strconv.Itoa(n)), i, n)
 }
@@ -258,7 +261,7 @@ func (s *Solver) buildStage(ctx context.Context, st *plan.Stage, runs map[*plan.
 		}
 	}
 	run := runs[st]
-	state, err := s.start(ctx, st, runs, stageName(run, 1, total))
+	state, err := s.start(ctx, st, runs, stageName(run.label, 1, total))
 	if err != nil {
 		return nil, err
 	}
@@ -272,13 +275,10 @@ func (s *Solver) buildStage(ctx context.Context, st *plan.Stage, runs map[*plan.
 			continue
 		}
 		n++
-		name := fmt.Sprintf("%s %s", stageName(run, n, total), op.Instruction)
+		name := fmt.Sprintf("%s %s", stageName(run.label, n, total), op.Instruction)
 		next, err := s.layerOp(ctx, st, op, state, runs, name)
 		if err != nil {
-			// The error names the stage even where progress does not (a
-			// Dockerfile of one stage).
-			named := &stageRun{label: st.String()}
-			return nil, fmt.Errorf("%s: %s %s: %w", op.Location, stageName(named, n, total), op.Instruction, err)
+			return nil, fmt.Errorf("%s: %s %s: %w", op.Location, stageName(run.errLabel, n, total), op.Instruction, err)
 		}
 		state = next
 		run.keys = append(run.keys, next.Key)

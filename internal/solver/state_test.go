@@ -101,7 +101,7 @@ func TestStageName(t *testing.T) {
 		{"stage-1", 2, 12, "[stage-1  2/12]"},
 		{"linux/arm64 build", 10, 12, "[linux/arm64 build 10/12]"},
 	} {
-		if got := stageName(&stageRun{label: tt.label}, tt.i, tt.n); got != tt.want {
+		if got := stageName(tt.label, tt.i, tt.n); got != tt.want {
 			t.Errorf("stageName(%q, %d, %d) = %q, want %q", tt.label, tt.i, tt.n, got, tt.want)
 		}
 	}
