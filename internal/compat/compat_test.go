@@ -2,8 +2,6 @@ package compat
 
 import (
 	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"io/fs"
@@ -471,37 +469,16 @@ func serveGitRepo(t *testing.T, dir string) string {
 func serveHTTP(t *testing.T) string {
 	t.Helper()
 	modified := time.Date(2023, 5, 6, 7, 8, 9, 0, time.UTC)
-	var tgz bytes.Buffer
-	zw := gzip.NewWriter(&tgz)
-	tw := tar.NewWriter(zw)
-	for _, f := range []struct {
-		name string
-		mode int64
-		body string
-	}{{"app/", 0o755, ""}, {"app/run.sh", 0o755, "#!/bin/sh\necho run\n"}, {"app/conf", 0o640, "k=v\n"}} {
-		typ := byte(tar.TypeReg)
-		if strings.HasSuffix(f.name, "/") {
-			typ = tar.TypeDir
-		}
-		hdr := &tar.Header{Name: f.name, Typeflag: typ, Mode: f.mode, Size: int64(len(f.body)),
-			Uid: 1234, Gid: 5678, ModTime: time.Date(2022, 1, 2, 3, 4, 5, 0, time.UTC)}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(f.body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	appTime := time.Date(2022, 1, 2, 3, 4, 5, 0, time.UTC)
+	tgz := gzipBytes(t, tarBytes(t,
+		tarFile{tar.Header{Typeflag: tar.TypeDir, Name: "app/", Mode: 0o755, Uid: 1234, Gid: 5678, ModTime: appTime}, ""},
+		tarFile{tar.Header{Typeflag: tar.TypeReg, Name: "app/run.sh", Mode: 0o755, Uid: 1234, Gid: 5678, ModTime: appTime}, "#!/bin/sh\necho run\n"},
+		tarFile{tar.Header{Typeflag: tar.TypeReg, Name: "app/conf", Mode: 0o640, Uid: 1234, Gid: 5678, ModTime: appTime}, "k=v\n"},
+	))
 	files := map[string]string{
 		"/files/plain.txt":  "hello\n",
 		"/files/script.sh":  "#!/bin/sh\necho script\n",
-		"/files/app.tar.gz": tgz.String(),
+		"/files/app.tar.gz": string(tgz),
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {

@@ -2,7 +2,6 @@ package compat
 
 import (
 	"archive/tar"
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -61,20 +60,10 @@ func outcomeContext(t *testing.T) string {
 	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "link")); err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	for _, name := range []string{"ok.txt", "../dotdot"} {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: 3, Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte("hi\n")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "dotdot.tar"), b.Bytes(), 0o644); err != nil {
+	dotdot := tarBytes(t,
+		tarFile{tar.Header{Typeflag: tar.TypeReg, Name: "ok.txt", Mode: 0o644}, "hi\n"},
+		tarFile{tar.Header{Typeflag: tar.TypeReg, Name: "../dotdot", Mode: 0o644}, "hi\n"})
+	if err := os.WriteFile(filepath.Join(dir, "dotdot.tar"), dotdot, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -30,33 +30,49 @@ var (
 // modes (one setuid), a symlink, and a hard link.
 func archiveTar(t *testing.T) []byte {
 	t.Helper()
+	dataTime := time.Date(2013, time.May, 6, 7, 8, 9, 0, time.UTC)
+	files := []tarFile{
+		{tar.Header{Typeflag: tar.TypeDir, Name: "app/", Mode: 0o750, Uid: 1000, Gid: 1000, ModTime: archiveDirTime}, ""},
+		{tar.Header{Typeflag: tar.TypeDir, Name: "app/bin/", Mode: 0o755, ModTime: archiveDirTime}, ""},
+		{tar.Header{Typeflag: tar.TypeReg, Name: "app/bin/tool", Mode: 0o755}, "#!/bin/sh\necho tool\n"},
+		{tar.Header{Typeflag: tar.TypeReg, Name: "app/bin/suid", Mode: 0o4755}, "setuid\n"},
+		{tar.Header{Typeflag: tar.TypeReg, Name: "app/data.txt", Mode: 0o640, Uid: 1000, Gid: 1000, ModTime: dataTime}, "data\n"},
+		{tar.Header{Typeflag: tar.TypeSymlink, Name: "app/link", Linkname: "data.txt", Mode: 0o777}, ""},
+		// A hard link's header carries its file's metadata, as tar and Go's
+		// FileInfoHeader write it (extractors apply it to the shared inode).
+		{tar.Header{Typeflag: tar.TypeLink, Name: "app/hard", Linkname: "app/data.txt", Mode: 0o640, Uid: 1000, Gid: 1000, ModTime: dataTime}, ""},
+		{tar.Header{Typeflag: tar.TypeReg, Name: "top.txt", Mode: 0o644}, "top\n"},
+	}
+	for i := range files {
+		if files[i].ModTime.IsZero() {
+			files[i].ModTime = archiveFileTime
+		}
+		files[i].Format = tar.FormatPAX
+	}
+	return tarBytes(t, files...)
+}
+
+// tarFile is an entry of a tar a test makes, and its content.
+type tarFile struct {
+	tar.Header
+	body string
+}
+
+// tarBytes makes a tar of files, each header's size that of its body.
+func tarBytes(t *testing.T, files ...tarFile) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	add := func(h tar.Header, body string) {
-		h.Size = int64(len(body))
-		if h.ModTime.IsZero() {
-			h.ModTime = archiveFileTime
-		}
-		h.Format = tar.FormatPAX
+	for _, f := range files {
+		h := f.Header
+		h.Size = int64(len(f.body))
 		if err := tw.WriteHeader(&h); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tw.Write([]byte(body)); err != nil {
+		if _, err := tw.Write([]byte(f.body)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	add(tar.Header{Typeflag: tar.TypeDir, Name: "app/", Mode: 0o750, Uid: 1000, Gid: 1000, ModTime: archiveDirTime}, "")
-	add(tar.Header{Typeflag: tar.TypeDir, Name: "app/bin/", Mode: 0o755, ModTime: archiveDirTime}, "")
-	add(tar.Header{Typeflag: tar.TypeReg, Name: "app/bin/tool", Mode: 0o755}, "#!/bin/sh\necho tool\n")
-	add(tar.Header{Typeflag: tar.TypeReg, Name: "app/bin/suid", Mode: 0o4755}, "setuid\n")
-	add(tar.Header{Typeflag: tar.TypeReg, Name: "app/data.txt", Mode: 0o640, Uid: 1000, Gid: 1000,
-		ModTime: time.Date(2013, time.May, 6, 7, 8, 9, 0, time.UTC)}, "data\n")
-	add(tar.Header{Typeflag: tar.TypeSymlink, Name: "app/link", Linkname: "data.txt", Mode: 0o777}, "")
-	// A hard link's header carries its file's metadata, as tar and Go's
-	// FileInfoHeader write it (extractors apply it to the shared inode).
-	add(tar.Header{Typeflag: tar.TypeLink, Name: "app/hard", Linkname: "app/data.txt", Mode: 0o640, Uid: 1000, Gid: 1000,
-		ModTime: time.Date(2013, time.May, 6, 7, 8, 9, 0, time.UTC)}, "")
-	add(tar.Header{Typeflag: tar.TypeReg, Name: "top.txt", Mode: 0o644}, "top\n")
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
