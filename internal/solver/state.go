@@ -13,7 +13,8 @@ import (
 )
 
 // State is a stage's result so far: layers and image config. It is what a
-// cache record stores.
+// cache record stores; since keys leave the config out (opKey), a hit
+// takes only the record's layers and time (withRecord).
 type State struct {
 	// Key is the cache key of the operation that produced the state.
 	Key v1.Hash `json:"key"`
