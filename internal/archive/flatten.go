@@ -203,6 +203,14 @@ func (f *flattener) write(hdr *tar.Header, p, linkname string, content io.Reader
 		// any (Apply ignores them), and the writer refuses large ones.
 		h.Devmajor, h.Devminor = 0, 0
 	}
+	// Values no tar format holds are written as Apply reads them: a mode
+	// out of range as its permission bits (Apply sets mode&07777), a
+	// negative owner as 0 (Apply's chown of -1 leaves the file the
+	// unpacking user's, root's for an image).
+	if h.Mode < 0 || h.Mode > 0o7777777 {
+		h.Mode = int64(uint32(h.Mode) & 0o7777)
+	}
+	h.Uid, h.Gid = max(h.Uid, 0), max(h.Gid, 0)
 	if err := f.tw.WriteHeader(&h); err != nil {
 		return fmt.Errorf("writing %q: %w", h.Name, err)
 	}
