@@ -139,14 +139,21 @@ var ErrNotFound = errors.New("not found in the build context")
 // A path without wildcards that is not there is ErrNotFound; a pattern
 // with wildcards that matches nothing matches no path, without an error,
 // as in BuildKit (`COPY go.mod go.sum* ./` when there is no go.sum yet),
-// but the directory before its first wildcard must be there.
+// but the directory before its first wildcard must be there. An ignored
+// directory counts as there when "!" exceptions may bring back something
+// inside it (the copy then takes only that).
 func (c *Context) Match(pattern string) ([]string, error) {
-	return Match(c.root, pattern, c.Excluded)
+	return Match(c.root, pattern, c.Excluded, c.Exceptions())
 }
 
 // Match expands pattern against the directory root as Context.Match does;
-// excluded, when not nil, hides paths.
-func Match(root, pattern string, excluded func(rel string) bool) ([]string, error) {
+// excluded, when not nil, hides paths, and exceptions says that it may let
+// through paths inside a directory it hides.
+func Match(root, pattern string, excluded func(rel string) bool, exceptions bool) ([]string, error) {
+	// hidden: rel, of a file with info fi, is not there for the copy.
+	hidden := func(rel string, fi fs.FileInfo) bool {
+		return excluded != nil && excluded(rel) && !(exceptions && fi.IsDir())
+	}
 	clean := path.Clean("/" + filepath.ToSlash(pattern))
 	if clean == "/" {
 		return []string{"."}, nil
@@ -154,20 +161,18 @@ func Match(root, pattern string, excluded func(rel string) bool) ([]string, erro
 	parts := strings.Split(strings.TrimPrefix(clean, "/"), "/")
 	if !hasMeta(clean) {
 		rel := strings.Join(parts, "/")
-		if excluded != nil && excluded(rel) {
-			return nil, fmt.Errorf("%s: %w", pattern, ErrNotFound)
-		}
 		p, err := securejoin.SecureJoin(root, rel)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := os.Lstat(p); err != nil {
+		if fi, err := os.Lstat(p); err != nil || hidden(rel, fi) {
 			return nil, fmt.Errorf("%s: %w", pattern, ErrNotFound)
 		}
 		return []string{rel}, nil
 	}
 	// The directory before the first wildcard must be there, and not
-	// ignored, as in BuildKit ("COPY nodir/*.txt" fails; "COPY
+	// ignored (unless exceptions may bring back something in it), as in
+	// BuildKit ("COPY nodir/*.txt" fails; "COPY
 	// nodir*/x.txt" does not).
 	fixed := 0
 	for fixed < len(parts) && !hasMeta(parts[fixed]) {
@@ -179,7 +184,7 @@ func Match(root, pattern string, excluded func(rel string) bool) ([]string, erro
 		if err != nil {
 			return nil, err
 		}
-		if fi, err := os.Stat(p); err != nil || !fi.IsDir() || (excluded != nil && excluded(dir)) {
+		if fi, err := os.Stat(p); err != nil || !fi.IsDir() || hidden(dir, fi) {
 			return nil, fmt.Errorf("%s: %s: %w", pattern, dir, ErrNotFound)
 		}
 	}
@@ -213,14 +218,11 @@ func Match(root, pattern string, excluded func(rel string) bool) ([]string, erro
 	}
 	var out []string
 	for _, m := range matches {
-		if excluded != nil && excluded(m) {
-			continue
-		}
 		p, err := securejoin.SecureJoin(root, m)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := os.Lstat(p); err == nil {
+		if fi, err := os.Lstat(p); err == nil && !hidden(m, fi) {
 			out = append(out, m)
 		}
 	}

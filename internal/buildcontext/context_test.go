@@ -31,6 +31,24 @@ func writeTree(t *testing.T, files map[string]string) string {
 	return root
 }
 
+// matchCase is a pattern and what Match returns for it.
+type matchCase struct {
+	pattern string
+	want    []string
+	err     error
+}
+
+// checkMatches runs Match of c on each case.
+func checkMatches(t *testing.T, c *Context, tests []matchCase) {
+	t.Helper()
+	for _, tt := range tests {
+		got, err := c.Match(tt.pattern)
+		if !errors.Is(err, tt.err) || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Match(%q) = %q, %v; want %q, %v", tt.pattern, got, err, tt.want, tt.err)
+		}
+	}
+}
+
 func TestMatch(t *testing.T) {
 	root := writeTree(t, map[string]string{
 		"a.go": "", "b.go": "", "c.txt": "", "sub/d.go": "", "sub/e.txt": "", "secret.key": "", "build/out": "",
@@ -39,11 +57,7 @@ func TestMatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		pattern string
-		want    []string
-		err     error
-	}{
+	checkMatches(t, c, []matchCase{
 		{".", []string{"."}, nil},
 		{"/", []string{"."}, nil},
 		{"./a.go", []string{"a.go"}, nil},
@@ -63,18 +77,27 @@ func TestMatch(t *testing.T) {
 		{"a.go/*.go", nil, ErrNotFound},
 		{"build/*", nil, ErrNotFound},
 		{"../../etc/passwd", nil, ErrNotFound},
+	})
+}
+
+// TestMatchExceptions: an ignored directory that a "!" exception reaches
+// into is there for COPY, by name, by wildcard and before a wildcard (the
+// copy then takes what the exception lets through); an ignored file is not.
+func TestMatchExceptions(t *testing.T) {
+	root := writeTree(t, map[string]string{"build/keep.js": "", "build/drop.js": "", "other/x": ""})
+	c, err := Open(root, Options{Ignore: []string{"build", "!build/keep.js", "other"}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.pattern, func(t *testing.T) {
-			got, err := c.Match(tt.pattern)
-			if !errors.Is(err, tt.err) {
-				t.Fatalf("Match(%q) error = %v, want %v", tt.pattern, err, tt.err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("Match(%q) = %q, want %q", tt.pattern, got, tt.want)
-			}
-		})
-	}
+	checkMatches(t, c, []matchCase{
+		{"build", []string{"build"}, nil},
+		{"b*", []string{"build"}, nil},
+		{"build/*.js", []string{"build/keep.js"}, nil},
+		{"build/drop.js", nil, ErrNotFound},
+		// Any exception makes every ignored directory count (BuildKit
+		// finds "other" missing: no exception reaches into it).
+		{"other", []string{"other"}, nil},
+	})
 }
 
 type memState struct{ b []byte }

@@ -83,7 +83,7 @@ func Copy(ctx context.Context, rootfs string, c *plan.Copy, src Source, o CopyOp
 	type match struct{ pattern, rel string }
 	var matches []match
 	for _, s := range c.Sources {
-		rels, err := buildcontext.Match(src.Root, s, src.Excluded)
+		rels, err := buildcontext.Match(src.Root, s, src.Excluded, src.Exceptions)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s, errNotFound(err))
 		}
