@@ -63,7 +63,7 @@ func (l *lowering) dispatchRun(s *stage, c *instructions.RunCommand, cmd command
 
 	createdBy := "RUN " + runCommandString(args, st.buildArgs, st.env) + " # buildkit"
 	op := l.op(s, cmd, plan.KindRun, createdBy)
-	op.Instruction = l.runDisplay(c, cmd, st.env, mounts)
+	op.Instruction = l.runDisplay(op.Instruction, c, st.env, mounts)
 	op.Run = &plan.Run{
 		Args:     args,
 		Env:      env,
@@ -78,13 +78,12 @@ func (l *lowering) dispatchRun(s *stage, c *instructions.RunCommand, cmd command
 	return nil
 }
 
-// runDisplay is how progress names a RUN, as BuildKit does: the
-// instruction with the variables it can resolve put in (quotes and
+// runDisplay is how progress names a RUN whose instruction text is text,
+// as BuildKit does: the variables it can resolve put in (quotes and
 // escapes kept, unknown ones left as written), the first line of a lone
 // heredoc after it in parentheses, and the variables of secret env mounts
 // shown as ****.
-func (l *lowering) runDisplay(c *instructions.RunCommand, cmd command, env shell.EnvGetter, mounts []plan.Mount) string {
-	text := c.String()
+func (l *lowering) runDisplay(text string, c *instructions.RunCommand, env shell.EnvGetter, mounts []plan.Mount) string {
 	if len(c.Files) > 0 && len(c.CmdLine) == 1 && parser.MustParseHeredoc(c.CmdLine[0]) != nil {
 		doc := strings.TrimSpace(c.Files[0].Data)
 		first, _, more := strings.Cut(strings.ReplaceAll(doc, "\r\n", "\n"), "\n")
@@ -106,9 +105,6 @@ func (l *lowering) runDisplay(c *instructions.RunCommand, cmd command, env shell
 	lex.RawQuotes, lex.RawEscapes, lex.SkipUnsetEnv = true, true, true
 	if w, _, err := lex.ProcessWord(text, env); err == nil {
 		text = w
-	}
-	if cmd.onBuild {
-		text = "ONBUILD " + text
 	}
 	return text
 }
